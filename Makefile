@@ -1,0 +1,39 @@
+# One-command workflows on a fresh machine (Python 3.10+ with venv, make).
+#   make test     create .venv, install the package with pinned dev tools, run the tests
+#   make example  same environment, run the quick-start example end to end
+#   make bench    run the benchmarks
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# PyTorch's CPU build; a bare `torch` requirement would pull the multi-GB CUDA one.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: dev test test-fast example bench lint clean
+
+dev: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,dev]"
+	touch $@
+
+test: dev
+	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: dev
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+example: dev
+	HF_HUB_OFFLINE=1 MPLBACKEND=Agg $(PY) examples/plot_quick_start.py
+
+bench: dev
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_fit.py
+
+lint: dev
+	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

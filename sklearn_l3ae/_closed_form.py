@@ -1,0 +1,309 @@
+"""Closed-form solutions of EASE and L3AE as pure functions of arrays.
+
+Every formula of the package lives here; estimators validate their inputs,
+call these functions and store the results.  Notation follows Moon, Park & Lee,
+"LLM-Enhanced Linear Autoencoders for Recommendation" (CIKM 2025, L3AE) and
+Steck, "Embarrassingly Shallow Autoencoders" (WWW 2019, EASE):
+
+* ``G = XᵀX`` is the item-item Gram matrix of the interactions;
+* ``F`` holds one text embedding per item (rows);
+* phase 1 learns the semantic correlation ``C`` from ``F`` (L3AE eq. 3);
+* phase 2 learns the item-item weights ``B`` from ``G`` and ``C`` (L3AE eq. 6).
+
+Memory discipline: the n_items x n_items matrices are updated in place
+(diagonal shifts through ``A.flat[::n + 1]``, column scalings, blockwise
+products), no identity matrix is ever allocated, and a fit holds at most two
+dense n_items x n_items arrays (``C`` and ``G``, the latter becoming ``P`` and
+then ``B`` in the same buffer).  The only dense factorization of an n x n
+matrix is the Cholesky factorization of ``G + (λ_X + λ_E)·I``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack
+
+# Row blocks of n x n products are sized to hold about this many bytes, so the
+# temporaries of blockwise updates stay small next to the n x n arrays.
+_BLOCK_BYTES = 64 * 2**20
+
+
+class NotPositiveDefiniteError(LinAlgError):
+    """Raised when a matrix that must be symmetric positive definite is not.
+
+    ``LinAlgError`` derives from ``ValueError``, so callers that catch
+    ``ValueError`` see it too.
+
+    Attributes
+    ----------
+    order : int
+        Order of the leading minor that is not positive definite (1-based,
+        as reported by LAPACK ``potrf``).
+    """
+
+    def __init__(self, message, order):
+        super().__init__(message)
+        self.order = order
+
+
+class LowRankCorrelation(NamedTuple):
+    """Structured form of a semantic correlation matrix.
+
+    ``C = diagMat(diagonal) + left @ right.T`` with ``left`` and ``right`` of
+    shape (n_items, d).  Phase 1 with the Woodbury identity yields ``C`` in this
+    form, which lets phase 2 compute ``P₂C`` in O(n²·d) instead of O(n³).
+    """
+
+    diagonal: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+
+
+def _row_block(n_rows, n_cols, itemsize):
+    return max(1, min(n_rows, _BLOCK_BYTES // max(1, n_cols * itemsize)))
+
+
+def gram_matrix(X, dtype=np.float32):
+    """Dense item-item Gram matrix ``XᵀX`` of a (sparse) interaction matrix.
+
+    Sparse input is multiplied in row blocks of the result, so no sparse
+    n_items x n_items intermediate is ever built.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_users, n_items)
+    dtype : {np.float32, np.float64}
+
+    Returns
+    -------
+    gram : ndarray of shape (n_items, n_items), C-contiguous
+    """
+    dtype = np.dtype(dtype)
+    if not sparse.issparse(X):
+        X = np.asarray(X, dtype=dtype)
+        return np.ascontiguousarray(X.T @ X)
+    X = sparse.csr_array(X, dtype=dtype)
+    X_items = X.T.tocsr()
+    n_items = X.shape[1]
+    gram = np.empty((n_items, n_items), dtype=dtype)
+    step = _row_block(n_items, n_items, dtype.itemsize)
+    for start in range(0, n_items, step):
+        stop = min(start + step, n_items)
+        (X_items[start:stop] @ X).toarray(out=gram[start:stop])
+    return gram
+
+
+def _symmetrize_from_lower(A):
+    """Copy the lower triangle of a square C-ordered array onto its upper one."""
+    n = A.shape[0]
+    step = _row_block(n, n, A.itemsize)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        diag_block = A[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, 1)
+        diag_block[upper] = diag_block.T[upper]
+        A[start:stop, stop:] = A[stop:, start:stop].T
+
+
+def spd_inverse_inplace(A):
+    """Invert a symmetric positive-definite matrix in place (Cholesky).
+
+    LAPACK ``potrf`` factors ``A`` and ``potri`` forms the inverse from the
+    factor, both in the memory of ``A``; the result is then symmetrized.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, n), float32 or float64, C-contiguous, writeable
+        Symmetric matrix; its content is destroyed.
+
+    Returns
+    -------
+    A_inv : ndarray
+        ``A`` itself, now holding the inverse.
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        If ``A`` is not (numerically) positive definite.  ``A`` is then left
+        partially overwritten.
+    """
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"Expected a square matrix, got shape {A.shape}.")
+    if A.dtype not in (np.float32, np.float64):
+        raise TypeError(f"Expected a float32 or float64 matrix, got {A.dtype}.")
+    if not (A.flags.c_contiguous and A.flags.writeable):
+        raise ValueError("Expected a writeable C-contiguous matrix to invert in place.")
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (A,))
+    # A is symmetric, so its transpose is the same matrix in Fortran order and
+    # LAPACK works on our buffer without a copy.  The upper triangle of the
+    # Fortran view is the lower triangle of A.
+    fortran_view = A.T
+    factor, info = potrf(fortran_view, lower=0, overwrite_a=1, clean=0)
+    if info > 0:
+        raise NotPositiveDefiniteError(
+            f"The matrix is not positive definite: its leading minor of order "
+            f"{info} is not positive (LAPACK potrf).",
+            order=int(info),
+        )
+    if info < 0:  # pragma: no cover - argument error, a bug on our side
+        raise RuntimeError(f"LAPACK potrf rejected argument {-info}.")
+    inverse, info = potri(factor, lower=0, overwrite_c=1)
+    if info > 0:
+        raise NotPositiveDefiniteError(
+            "The matrix is singular to working precision (LAPACK potri).",
+            order=int(info),
+        )
+    if not np.shares_memory(inverse, A):  # pragma: no cover - f2py contract
+        raise RuntimeError("LAPACK did not work in place.")
+    _symmetrize_from_lower(A)
+    return A
+
+
+def semantic_correlation(embeddings, reg, dtype=np.float32):
+    """Phase 1 of L3AE: semantic EASE on item embeddings (L3AE eq. 3).
+
+    ``C = argmin ||Fᵀ − FᵀC||² + λ_F ||C||²  s.t. diag(C) = 0`` has the closed
+    form ``C = I − P₁ diagMat(1 / diag(P₁))`` with ``P₁ = (F Fᵀ + λ_F I)⁻¹``.
+
+    When ``d < n_items`` the Woodbury identity
+    ``P₁ = (I − F K Fᵀ) / λ_F`` with ``K = (FᵀF + λ_F I_d)⁻¹`` gives, writing
+    ``w = diag(F K Fᵀ)`` and ``δ = 1 / (1 − w)``,
+    ``C = diagMat(−w·δ) + (F K)(diagMat(δ) F)ᵀ``: one d x d factorization and
+    one n x n product, O(n²·d).  Otherwise the n x n inverse is formed directly.
+
+    Parameters
+    ----------
+    embeddings : ndarray of shape (n_items, d)
+    reg : float > 0
+        λ_F.
+    dtype : {np.float32, np.float64}
+        Precision of the returned n x n matrix; the O(n·d) factors are always
+        computed in float64.
+
+    Returns
+    -------
+    C : ndarray of shape (n_items, n_items)
+        Zero diagonal.
+    factors : LowRankCorrelation or None
+        ``C`` in structured form when the Woodbury path was taken.
+    """
+    F = np.asarray(embeddings, dtype=np.float64)
+    n_items, dim = F.shape
+    dtype = np.dtype(dtype)
+    if dim < n_items:
+        inner = F.T @ F
+        inner.flat[:: dim + 1] += reg
+        FK = cho_solve(cho_factor(inner, lower=True), F.T).T
+        w = np.einsum("ij,ij->i", FK, F)
+        delta = 1.0 / (1.0 - w)
+        factors = LowRankCorrelation(
+            diagonal=-w * delta, left=FK, right=F * delta[:, None]
+        )
+        C = factors.left.astype(dtype) @ factors.right.astype(dtype).T
+        C.flat[:: n_items + 1] = 0.0
+        return C, factors
+    P = np.ascontiguousarray(F.astype(dtype) @ F.T.astype(dtype))
+    P.flat[:: n_items + 1] += reg
+    spd_inverse_inplace(P)
+    return _zero_diagonal_solution(P, scale=None), None
+
+
+def _zero_diagonal_solution(P, scale):
+    """Turn ``P`` in place into ``−P·diagMat(scale)`` with a zero diagonal.
+
+    With ``scale = 1 / diag(P)`` this is EASE's ``I − P·diagMat(1/diag(P))``:
+    the identity only touches the diagonal, which the constraint sets to 0.
+    """
+    if scale is None:
+        scale = 1.0 / np.diagonal(P).astype(np.float64)
+    P *= -scale.astype(P.dtype)[None, :]
+    P.flat[:: P.shape[0] + 1] = 0.0
+    return P
+
+
+def ease_weights(gram, reg):
+    """EASE item-item weights from a Gram matrix, in place (Steck 2019, eq. 8).
+
+    ``B = I − P·diagMat(1 / diag(P))`` with ``P = (G + λI)⁻¹``.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n_items, n_items), C-contiguous, overwritten
+    reg : float
+        λ; ``G + λI`` must be positive definite.
+
+    Returns
+    -------
+    B : ndarray
+        ``gram`` itself, now holding B (zero diagonal).
+    """
+    return l3ae_weights(gram, reg, 0.0, None)
+
+
+def l3ae_weights(gram, reg_X, reg_E, correlation):
+    """Phase 2 of L3AE: semantic-guided EASE, in place (L3AE eq. 6).
+
+    ``B = argmin ||X − XB||² + λ_X ||B||² + λ_E ||B − C||²  s.t. diag(B) = 0``
+    is ``B = I + λ_E P₂C − P₂ diagMat(r)`` with ``P₂ = (G + (λ_X + λ_E) I)⁻¹``
+    and ``r = (1 + λ_E diag(P₂C)) / diag(P₂)``; its diagonal is exactly 0.
+
+    With ``C = diagMat(c) + L Rᵀ`` (:class:`LowRankCorrelation`) this is
+    ``B = P₂ diagMat(λ_E c − r) + λ_E (P₂L) Rᵀ`` off the diagonal, and
+    ``diag(P₂C) = diag(P₂)·c + rowsum((P₂L) ∘ R)``: O(n²·d), no n³ product.
+    A dense ``C`` costs one blockwise n³ product ``P₂C``.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n_items, n_items), C-contiguous, overwritten
+    reg_X, reg_E : float
+        λ_X (may be negative) and λ_E ≥ 0; ``G + (λ_X + λ_E) I`` must be
+        positive definite.
+    correlation : ndarray of shape (n_items, n_items), LowRankCorrelation or None
+        ``C``; ``None`` means ``C = 0`` (EASE with λ = λ_X + λ_E).
+
+    Returns
+    -------
+    B : ndarray
+        ``gram`` itself, now holding B (zero diagonal).
+    """
+    n_items = gram.shape[0]
+    gram.flat[:: n_items + 1] += reg_X + reg_E
+    P = spd_inverse_inplace(gram)
+    p_diag = np.diagonal(P).astype(np.float64)
+    if correlation is None or reg_E == 0:
+        return _zero_diagonal_solution(P, 1.0 / p_diag)
+    step = _row_block(n_items, n_items, P.itemsize)
+    if isinstance(correlation, LowRankCorrelation):
+        PL = P @ correlation.left.astype(P.dtype)
+        right = correlation.right.astype(P.dtype)
+        diag_PC = p_diag * correlation.diagonal + np.einsum(
+            "ij,ij->i", PL, right, dtype=np.float64
+        )
+        r = (1.0 + reg_E * diag_PC) / p_diag
+        column_scale = (reg_E * correlation.diagonal - r).astype(P.dtype)
+        right *= P.dtype.type(reg_E)
+        for start in range(0, n_items, step):
+            block = P[start : start + step]
+            block *= column_scale[None, :]
+            block += PL[start : start + step] @ right.T
+    else:
+        C = correlation
+        diag_PC = np.empty(n_items)
+        for start in range(0, n_items, step):
+            stop = min(start + step, n_items)
+            diag_PC[start:stop] = np.einsum(
+                "ij,ji->i",
+                P[start:stop].astype(np.float64),
+                C[:, start:stop].astype(np.float64),
+            )
+        r = (1.0 + reg_E * diag_PC) / p_diag
+        minus_r = (-r).astype(P.dtype)
+        for start in range(0, n_items, step):
+            block = P[start : start + step]
+            PC_block = block @ C
+            block *= minus_r[None, :]
+            PC_block *= P.dtype.type(reg_E)
+            block += PC_block
+    P.flat[:: n_items + 1] = 0.0
+    return P

@@ -1,0 +1,100 @@
+"""EASE: the embarrassingly shallow autoencoder (Steck, WWW 2019)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
+
+from ._base import ItemItemRecommender, check_float_dtype, solve_item_weights
+from ._closed_form import ease_weights, gram_matrix
+
+
+class EASERecommender(ItemItemRecommender):
+    """EASE item-item recommender, in closed form.
+
+    Learns ``B = argmin ||X − XB||² + λ||B||²  s.t. diag(B) = 0``, i.e.
+    ``B = I − P·diagMat(1 / diag(P))`` with ``P = (XᵀX + λI)⁻¹``, with one
+    Cholesky factorization.  A user's scores are ``x_u B``.
+
+    Interaction values are used as given (weights); the paper setting binarizes
+    them, which :class:`sklearn.preprocessing.Binarizer` does in a Pipeline.
+
+    Parameters
+    ----------
+    reg : float, default=500.0
+        L2 regularization λ.  ``XᵀX + λI`` must be positive definite, which
+        holds for any ``λ > 0``.
+    top_k : int, default=20
+        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of the fit and of the scores.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        Item-item weights ``B``, zero diagonal.
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users who interacted with each item (used by the
+        head/tail scorers).
+    n_features_in_ : int
+        Number of items.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Item names, when ``X`` is a DataFrame with string column names.
+
+    See Also
+    --------
+    L3AERecommender : EASE regularized towards a semantic item correlation.
+
+    References
+    ----------
+    .. [1] H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data",
+       WWW 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae import EASERecommender
+    >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+    >>> model = EASERecommender(reg=1.0, top_k=2).fit(X)
+    >>> model.coef_.shape
+    (4, 4)
+    >>> model.predict([[1, 0, 0, 0]])
+    array([[1, 2]])
+    """
+
+    _parameter_constraints = {
+        "reg": [Interval(Real, None, None, closed="neither")],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "dtype": "no_validation",
+    }
+
+    def __init__(self, reg=500.0, *, top_k=20, dtype=np.float32):
+        self.reg = reg
+        self.top_k = top_k
+        self.dtype = dtype
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the item-item weights from interactions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Non-negative interactions.
+        y : None
+            Ignored; accepted so that ``GridSearchCV.fit(X, y_holdout)`` can
+            pass held-out interactions through to the scorers.
+
+        Returns
+        -------
+        self : EASERecommender
+        """
+        dtype = check_float_dtype(self.dtype)
+        X = self._validate_interactions(X, reset=True, dtype=dtype)
+        coef = solve_item_weights(
+            X, self.reg, "reg", lambda: ease_weights(gram_matrix(X, dtype), self.reg)
+        )
+        self.coef_ = coef
+        self.item_popularity_ = self._item_popularity(X)
+        return self

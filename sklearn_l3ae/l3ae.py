@@ -1,0 +1,211 @@
+"""Phase 2 of L3AE: EASE regularized towards the semantic item correlation."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_array
+
+from ._base import ItemItemRecommender, check_float_dtype, solve_item_weights
+from ._closed_form import gram_matrix, l3ae_weights
+from .semantic_correlation import SemanticCorrelation
+
+
+class L3AERecommender(ItemItemRecommender):
+    """L3AE: LLM-enhanced linear autoencoder recommender.
+
+    Phase 1 turns item texts (or embeddings) into a semantic item-item
+    correlation ``C`` with ``semantic`` (by default :class:`SemanticCorrelation`,
+    after a :class:`SentenceEncoder` for texts).  Phase 2 learns
+
+    ``B = argmin ||X − XB||² + λ_X ||B||² + λ_E ||B − C||²  s.t. diag(B) = 0``
+
+    in closed form, ``B = I + λ_E P₂C − P₂ diagMat((1 + λ_E diag(P₂C)) /
+    diag(P₂))`` with ``P₂ = (XᵀX + (λ_X + λ_E) I)⁻¹``.  A user's scores are
+    ``x_u B``.  When ``C`` comes from :class:`SemanticCorrelation` (identity
+    plus low rank), ``P₂C`` costs O(n²·d): the fit costs one Cholesky
+    factorization of an n_items x n_items matrix plus O(n²·d).
+
+    Item side information is constructor data, one entry per column of ``X``
+    (not a ``fit`` argument, which ``GridSearchCV`` would slice by user).
+
+    Interaction values are used as given (weights); the paper binarizes them,
+    which :class:`sklearn.preprocessing.Binarizer` does in a Pipeline.
+
+    Parameters
+    ----------
+    semantic : estimator or Pipeline, default=None
+        Phase 1, fitted (as a clone) on ``item_texts`` or ``item_embeddings``;
+        its last step must expose ``coef_`` of shape (n_items, n_items).
+        ``None`` picks ``make_pipeline(SentenceEncoder(), SemanticCorrelation())``
+        for texts and ``SemanticCorrelation()`` for embeddings.
+    item_texts : sequence of str, default=None
+        One text per item column of ``X``.
+    item_embeddings : array-like of shape (n_items, d), default=None
+        One embedding per item column of ``X``.  With neither ``item_texts``
+        nor ``item_embeddings`` the model is EASE with λ = ``reg_X + reg_E``.
+    reg_X : float, default=-50.0
+        λ_X, the L2 weight on ``B``.  May be negative: only
+        ``XᵀX + (reg_X + reg_E)·I`` must be positive definite.
+    reg_E : float, default=150.0
+        λ_E ≥ 0, the weight pulling ``B`` towards ``C``.  0 gives EASE.
+    top_k : int, default=20
+        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of the fit and of the scores.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        Item-item weights ``B``, zero diagonal.
+    semantic_ : estimator or None
+        The fitted clone of ``semantic`` (``None`` without item data).
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users who interacted with each item.
+    n_features_in_ : int
+        Number of items.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Item names, when ``X`` is a DataFrame with string column names.
+
+    See Also
+    --------
+    EASERecommender : The model without text (``reg_E = 0``).
+    SemanticCorrelation : Phase 1.
+
+    References
+    ----------
+    .. [1] J. Moon, C. Park, J. Lee, "LLM-Enhanced Linear Autoencoders for
+       Recommendation", CIKM 2025, arXiv:2508.13500.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae import L3AERecommender
+    >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 0], [1, 1, 1, 0]])
+    >>> F = np.array([[1.0, 0.0], [0.8, 0.2], [0.0, 1.0], [0.1, 0.9]])
+    >>> model = L3AERecommender(item_embeddings=F, reg_X=1.0, reg_E=5.0, top_k=2)
+    >>> model.fit(X).coef_.shape
+    (4, 4)
+    >>> float(model.coef_[2, 3]) > 0  # item 3 has no interactions, text only
+    True
+    """
+
+    _parameter_constraints = {
+        "semantic": [HasMethods(["fit"]), None],
+        "item_texts": ["array-like", None],
+        "item_embeddings": ["array-like", None],
+        "reg_X": [Interval(Real, None, None, closed="neither")],
+        "reg_E": [Interval(Real, 0, None, closed="left")],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "dtype": "no_validation",
+    }
+
+    def __init__(
+        self,
+        semantic=None,
+        *,
+        item_texts=None,
+        item_embeddings=None,
+        reg_X=-50.0,
+        reg_E=150.0,
+        top_k=20,
+        dtype=np.float32,
+    ):
+        self.semantic = semantic
+        self.item_texts = item_texts
+        self.item_embeddings = item_embeddings
+        self.reg_X = reg_X
+        self.reg_E = reg_E
+        self.top_k = top_k
+        self.dtype = dtype
+
+    def _phase_one_inputs(self, n_items, dtype):
+        """The unfitted phase-1 estimator and its input, or (None, None)."""
+        if self.item_texts is not None and self.item_embeddings is not None:
+            raise ValueError(
+                "Pass either item_texts or item_embeddings to L3AERecommender, not "
+                "both: phase 1 learns the semantic correlation from one of them."
+            )
+        if self.item_embeddings is not None:
+            item_data = check_array(
+                self.item_embeddings, dtype=np.float64, input_name="item_embeddings"
+            )
+            source = "item_embeddings"
+            default = SemanticCorrelation(dtype=dtype)
+        elif self.item_texts is not None:
+            raise NotImplementedError(
+                "item_texts needs the SentenceEncoder, which is not available in "
+                "this version; encode the texts yourself and pass item_embeddings."
+            )
+        else:
+            if self.semantic is not None:
+                raise ValueError(
+                    "L3AERecommender got a `semantic` estimator but no item data: "
+                    "pass item_texts or item_embeddings (one entry per column of X)."
+                )
+            return None, None
+        if len(item_data) != n_items:
+            raise ValueError(
+                f"{source} has {len(item_data)} entries but X has {n_items} item "
+                f"columns; pass one entry per item column of X, in column order."
+            )
+        semantic = default if self.semantic is None else clone(self.semantic)
+        return semantic, item_data
+
+    @staticmethod
+    def _correlation_of(semantic, n_items, dtype):
+        """C from a fitted phase-1 estimator, structured when available."""
+        final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+        C = getattr(final, "coef_", None)
+        if not (isinstance(C, np.ndarray) and C.shape == (n_items, n_items)):
+            raise ValueError(
+                f"The semantic estimator's last step ({type(final).__name__}) must "
+                f"expose coef_ of shape ({n_items}, {n_items}) after fit (one row "
+                f"and column per item); got "
+                f"{'no coef_' if C is None else f'shape {np.shape(C)}'}."
+            )
+        factors = getattr(final, "correlation_factors_", None)
+        if factors is not None:
+            return factors
+        if not np.isfinite(C).all():
+            raise ValueError("The semantic correlation coef_ contains NaN or inf.")
+        return np.ascontiguousarray(C, dtype=dtype)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit phase 1 on the item data, then phase 2 on the interactions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Non-negative interactions.
+        y : None
+            Ignored; accepted so that ``GridSearchCV.fit(X, y_holdout)`` can
+            pass held-out interactions through to the scorers.
+
+        Returns
+        -------
+        self : L3AERecommender
+        """
+        dtype = check_float_dtype(self.dtype)
+        X = self._validate_interactions(X, reset=True, dtype=dtype)
+        n_items = X.shape[1]
+        semantic, item_data = self._phase_one_inputs(n_items, dtype)
+        correlation = None
+        if semantic is not None:
+            semantic.fit(item_data)
+            correlation = self._correlation_of(semantic, n_items, dtype)
+        coef = solve_item_weights(
+            X,
+            self.reg_X + self.reg_E,
+            "reg_X + reg_E",
+            lambda: l3ae_weights(
+                gram_matrix(X, dtype), self.reg_X, self.reg_E, correlation
+            ),
+        )
+        self.coef_ = coef
+        self.semantic_ = semantic
+        self.item_popularity_ = self._item_popularity(X)
+        return self

@@ -1,0 +1,92 @@
+"""Phase 1 of L3AE: the semantic item-item correlation of item embeddings."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
+
+from ._base import check_float_dtype
+from ._closed_form import semantic_correlation
+
+
+class SemanticCorrelation(BaseEstimator):
+    """Semantic EASE: an item-item correlation learned from item embeddings.
+
+    Phase 1 of L3AE.  Items are the samples: ``fit(F)`` takes one embedding
+    per item (rows) and learns
+    ``C = argmin ||Fᵀ − FᵀC||² + λ_F ||C||²  s.t. diag(C) = 0``, in closed form
+    ``C = I − P₁·diagMat(1 / diag(P₁))`` with ``P₁ = (F Fᵀ + λ_F I)⁻¹``.
+    When the embedding dimension is smaller than the number of items, ``P₁``
+    comes from the Woodbury identity at O(n_items²·d) cost, with a d x d
+    factorization only.
+
+    Parameters
+    ----------
+    reg : float, default=10.0
+        L2 regularization λ_F (> 0).  Larger values shrink the correlations.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of ``coef_``.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        The semantic correlation ``C``, zero diagonal.  Column ``j`` holds the
+        weights with which the other items' embeddings reconstruct item ``j``'s.
+    correlation_factors_ : LowRankCorrelation or None
+        ``C`` in structured form ``diagMat(diagonal) + left @ right.T`` when it
+        was computed through the Woodbury identity (``None`` otherwise);
+        :class:`L3AERecommender` uses it to avoid an O(n³) product.
+    n_features_in_ : int
+        Embedding dimension d.
+
+    See Also
+    --------
+    L3AERecommender : Phase 2, which regularizes EASE towards ``coef_``.
+
+    References
+    ----------
+    .. [1] J. Moon, C. Park, J. Lee, "LLM-Enhanced Linear Autoencoders for
+       Recommendation", CIKM 2025, arXiv:2508.13500.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae import SemanticCorrelation
+    >>> F = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    >>> C = SemanticCorrelation(reg=0.1).fit(F).coef_
+    >>> C.shape
+    (3, 3)
+    >>> bool(C[1, 0] > C[2, 0])  # item 1 is the closer neighbour of item 0
+    True
+    """
+
+    _parameter_constraints = {
+        "reg": [Interval(Real, 0, None, closed="neither")],
+        "dtype": "no_validation",
+    }
+
+    def __init__(self, reg=10.0, *, dtype=np.float32):
+        self.reg = reg
+        self.dtype = dtype
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the semantic correlation of the items.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, d)
+            One embedding per item.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SemanticCorrelation
+        """
+        dtype = check_float_dtype(self.dtype)
+        F = validate_data(self, X, dtype=np.float64)
+        self.coef_, self.correlation_factors_ = semantic_correlation(F, self.reg, dtype)
+        return self
