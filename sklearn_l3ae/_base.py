@@ -169,6 +169,9 @@ class ItemItemRecommender(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_interactions(X, reset=False, dtype=self.coef_.dtype)
+        return self._top_items(X)
+
+    def _top_items(self, X):
         k = min(self.top_k, self.coef_.shape[0])
         items = np.empty((X.shape[0], k), dtype=np.int64)
         for start, X_batch in self._batches(X):
@@ -192,11 +195,13 @@ class ItemItemRecommender(BaseEstimator):
         -------
         score : float
         """
-        if y is None or np.ndim(y) != 2 or np.shape(y) != np.shape(X):
+        check_is_fitted(self)
+        X = self._validate_interactions(X, reset=False, dtype=self.coef_.dtype)
+        if y is None or np.ndim(y) != 2 or np.shape(y) != X.shape:
             raise ValueError(
                 f"y must be the held-out interaction matrix of the same users and "
-                f"items as X, shape {np.shape(X)}; got "
+                f"items as X, shape {X.shape}; got "
                 f"{'None' if y is None else f'shape {np.shape(y)}'}."
             )
-        top_items = self.predict(X)
-        return ndcg_at_k(y, top_items, k=top_items.shape[1])
+        top_items = self._top_items(X)
+        return ndcg_at_k(y, top_items=top_items, k=top_items.shape[1])

@@ -94,16 +94,19 @@ def gram_matrix(X, dtype=np.float32):
     return gram
 
 
-def _symmetrize_from_lower(A):
-    """Copy the lower triangle of a square C-ordered array onto its upper one."""
+def _symmetrize_from_lower(A, tile=128):
+    """Copy the lower triangle of a square C-ordered array onto its upper one.
+
+    Works tile by tile so that the transposed reads stay in cache.
+    """
     n = A.shape[0]
-    step = _row_block(n, n, A.itemsize)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        diag_block = A[start:stop, start:stop]
-        upper = np.triu_indices(stop - start, 1)
-        diag_block[upper] = diag_block.T[upper]
-        A[start:stop, stop:] = A[stop:, start:stop].T
+    for row in range(0, n, tile):
+        row_end = min(row + tile, n)
+        diagonal = A[row:row_end, row:row_end]
+        diagonal[...] = np.tril(diagonal) + np.tril(diagonal, -1).T
+        for col in range(row_end, n, tile):
+            col_end = min(col + tile, n)
+            A[row:row_end, col:col_end] = A[col:col_end, row:row_end].T
 
 
 def spd_inverse_inplace(A):
@@ -170,7 +173,9 @@ def semantic_correlation(embeddings, reg, dtype=np.float32):
     ``P₁ = (I − F K Fᵀ) / λ_F`` with ``K = (FᵀF + λ_F I_d)⁻¹`` gives, writing
     ``w = diag(F K Fᵀ)`` and ``δ = 1 / (1 − w)``,
     ``C = diagMat(−w·δ) + (F K)(diagMat(δ) F)ᵀ``: one d x d factorization and
-    one n x n product, O(n²·d).  Otherwise the n x n inverse is formed directly.
+    O(n·d²) work; ``C`` is returned in this structured form and never formed
+    (see :func:`dense_correlation`).  Otherwise the n x n inverse is formed
+    directly and ``C`` is returned dense.
 
     Parameters
     ----------
@@ -178,35 +183,36 @@ def semantic_correlation(embeddings, reg, dtype=np.float32):
     reg : float > 0
         λ_F.
     dtype : {np.float32, np.float64}
-        Precision of the returned n x n matrix; the O(n·d) factors are always
-        computed in float64.
+        Precision of a dense result; the O(n·d) factors are always float64.
 
     Returns
     -------
-    C : ndarray of shape (n_items, n_items)
+    C : LowRankCorrelation or ndarray of shape (n_items, n_items)
         Zero diagonal.
-    factors : LowRankCorrelation or None
-        ``C`` in structured form when the Woodbury path was taken.
     """
     F = np.asarray(embeddings, dtype=np.float64)
     n_items, dim = F.shape
-    dtype = np.dtype(dtype)
     if dim < n_items:
         inner = F.T @ F
         inner.flat[:: dim + 1] += reg
         FK = cho_solve(cho_factor(inner, lower=True), F.T).T
         w = np.einsum("ij,ij->i", FK, F)
         delta = 1.0 / (1.0 - w)
-        factors = LowRankCorrelation(
+        return LowRankCorrelation(
             diagonal=-w * delta, left=FK, right=F * delta[:, None]
         )
-        C = factors.left.astype(dtype) @ factors.right.astype(dtype).T
-        C.flat[:: n_items + 1] = 0.0
-        return C, factors
     P = np.ascontiguousarray(F.astype(dtype) @ F.T.astype(dtype))
     P.flat[:: n_items + 1] += reg
     spd_inverse_inplace(P)
-    return _zero_diagonal_solution(P, scale=None), None
+    return _zero_diagonal_solution(P, scale=None)
+
+
+def dense_correlation(factors, dtype=np.float32):
+    """Form ``C = diagMat(diagonal) + left @ right.T`` as a dense array, O(n²·d)."""
+    C = factors.left.astype(dtype) @ factors.right.astype(dtype).T
+    # diagonal + rowsum(left ∘ right) is 0 by construction; store it exactly.
+    C.flat[:: C.shape[0] + 1] = 0.0
+    return C
 
 
 def _zero_diagonal_solution(P, scale):

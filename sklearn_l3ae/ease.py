@@ -60,7 +60,7 @@ class EASERecommender(ItemItemRecommender):
     >>> model.coef_.shape
     (4, 4)
     >>> model.predict([[1, 0, 0, 0]])
-    array([[1, 2]])
+    array([[1, 3]])
     """
 
     _parameter_constraints = {

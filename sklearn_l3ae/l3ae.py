@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array
 
 from ._base import ItemItemRecommender, check_float_dtype, solve_item_weights
-from ._closed_form import gram_matrix, l3ae_weights
+from ._closed_form import LowRankCorrelation, gram_matrix, l3ae_weights
 from .semantic_correlation import SemanticCorrelation
 
 
@@ -158,6 +158,9 @@ class L3AERecommender(ItemItemRecommender):
     def _correlation_of(semantic, n_items, dtype):
         """C from a fitted phase-1 estimator, structured when available."""
         final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+        factors = getattr(final, "correlation_factors_", None)
+        if isinstance(factors, LowRankCorrelation) and len(factors.diagonal) == n_items:
+            return factors
         C = getattr(final, "coef_", None)
         if not (isinstance(C, np.ndarray) and C.shape == (n_items, n_items)):
             raise ValueError(
@@ -166,9 +169,6 @@ class L3AERecommender(ItemItemRecommender):
                 f"and column per item); got "
                 f"{'no coef_' if C is None else f'shape {np.shape(C)}'}."
             )
-        factors = getattr(final, "correlation_factors_", None)
-        if factors is not None:
-            return factors
         if not np.isfinite(C).all():
             raise ValueError("The semantic correlation coef_ contains NaN or inf.")
         return np.ascontiguousarray(C, dtype=dtype)

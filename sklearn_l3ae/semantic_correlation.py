@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 from ._base import check_float_dtype
-from ._closed_form import semantic_correlation
+from ._closed_form import LowRankCorrelation, dense_correlation, semantic_correlation
 
 
 class SemanticCorrelation(BaseEstimator):
@@ -19,8 +19,10 @@ class SemanticCorrelation(BaseEstimator):
     ``C = argmin ||Fᵀ − FᵀC||² + λ_F ||C||²  s.t. diag(C) = 0``, in closed form
     ``C = I − P₁·diagMat(1 / diag(P₁))`` with ``P₁ = (F Fᵀ + λ_F I)⁻¹``.
     When the embedding dimension is smaller than the number of items, ``P₁``
-    comes from the Woodbury identity at O(n_items²·d) cost, with a d x d
-    factorization only.
+    comes from the Woodbury identity with a d x d factorization only, and
+    ``C`` is kept in its structured form ``diagMat(c) + L Rᵀ`` (O(n_items·d)
+    memory): the dense ``coef_`` is formed, at O(n_items²·d) cost, the first
+    time it is read.  :class:`L3AERecommender` never needs it dense.
 
     Parameters
     ----------
@@ -34,10 +36,11 @@ class SemanticCorrelation(BaseEstimator):
     coef_ : ndarray of shape (n_items, n_items)
         The semantic correlation ``C``, zero diagonal.  Column ``j`` holds the
         weights with which the other items' embeddings reconstruct item ``j``'s.
+        Formed from ``correlation_factors_`` on first access, then kept.
     correlation_factors_ : LowRankCorrelation or None
         ``C`` in structured form ``diagMat(diagonal) + left @ right.T`` when it
         was computed through the Woodbury identity (``None`` otherwise);
-        :class:`L3AERecommender` uses it to avoid an O(n³) product.
+        :class:`L3AERecommender` uses it to avoid O(n³) work and n² memory.
     n_features_in_ : int
         Embedding dimension d.
 
@@ -88,5 +91,22 @@ class SemanticCorrelation(BaseEstimator):
         """
         dtype = check_float_dtype(self.dtype)
         F = validate_data(self, X, dtype=np.float64)
-        self.coef_, self.correlation_factors_ = semantic_correlation(F, self.reg, dtype)
+        correlation = semantic_correlation(F, self.reg, dtype)
+        if isinstance(correlation, LowRankCorrelation):
+            self.correlation_factors_, self._dense_coef = correlation, None
+        else:
+            self.correlation_factors_, self._dense_coef = None, correlation
         return self
+
+    @property
+    def coef_(self):
+        """The semantic correlation ``C`` (n_items, n_items), zero diagonal."""
+        if getattr(self, "_dense_coef", None) is None:
+            factors = getattr(self, "correlation_factors_", None)
+            if factors is None:
+                raise AttributeError(
+                    "This SemanticCorrelation instance is not fitted yet: call "
+                    "fit with item embeddings before reading coef_."
+                )
+            self._dense_coef = dense_correlation(factors, check_float_dtype(self.dtype))
+        return self._dense_coef
