@@ -56,10 +56,12 @@ def top_k_indices(scores, k):
         kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k]
         above = scores > kth[:, None]
         at = scores == kth[:, None]
-        # Of the items tied with the k-th score, keep the lowest indices.
+        # Of the items tied with the k-th score, keep the lowest indices; only
+        # rows with more ties than free slots need the running count.
         needed = k - above.sum(axis=1)
-        selected = above | (at & (np.cumsum(at, axis=1) <= needed[:, None]))
-        candidates = np.nonzero(selected)[1].reshape(n_rows, k)
+        crowded = np.flatnonzero(at.sum(axis=1) > needed)
+        at[crowded] &= np.cumsum(at[crowded], axis=1) <= needed[crowded, None]
+        candidates = np.nonzero(above | at)[1].reshape(n_rows, k)
     else:
         candidates = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
     candidate_scores = np.take_along_axis(scores, candidates, axis=1)
