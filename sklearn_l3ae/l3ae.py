@@ -4,13 +4,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context, clone
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array
 
 from ._base import ItemItemRecommender, check_float_dtype, solve_item_weights
 from ._closed_form import LowRankCorrelation, gram_matrix, l3ae_weights
 from .semantic_correlation import SemanticCorrelation
+from .sentence_encoder import SentenceEncoder
 
 
 class L3AERecommender(ItemItemRecommender):
@@ -135,10 +136,9 @@ class L3AERecommender(ItemItemRecommender):
             source = "item_embeddings"
             default = SemanticCorrelation(dtype=dtype)
         elif self.item_texts is not None:
-            raise NotImplementedError(
-                "item_texts needs the SentenceEncoder, which is not available in "
-                "this version; encode the texts yourself and pass item_embeddings."
-            )
+            item_data = self.item_texts
+            source = "item_texts"
+            default = make_pipeline(SentenceEncoder(), SemanticCorrelation(dtype=dtype))
         else:
             if self.semantic is not None:
                 raise ValueError(
