@@ -18,6 +18,8 @@ then ``B`` in the same buffer).  The only dense factorization of an n x n
 matrix is the Cholesky factorization of ``G + (λ_X + λ_E)·I``.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +29,9 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack
 # Row blocks of n x n products are sized to hold about this many bytes, so the
 # temporaries of blockwise updates stay small next to the n x n arrays.
 _BLOCK_BYTES = 64 * 2**20
+# Rows of XᵀX per sparse product: small enough for the sparse accumulator to
+# stay in cache, large enough to amortize the per-call overhead.
+_GRAM_ROWS = 256
 
 
 class NotPositiveDefiniteError(LinAlgError):
@@ -64,11 +69,19 @@ def _row_block(n_rows, n_cols, itemsize):
     return max(1, min(n_rows, _BLOCK_BYTES // max(1, n_cols * itemsize)))
 
 
+def _available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def gram_matrix(X, dtype=np.float32):
     """Dense item-item Gram matrix ``XᵀX`` of a (sparse) interaction matrix.
 
-    Sparse input is multiplied in row blocks of the result, so no sparse
-    n_items x n_items intermediate is ever built.
+    Sparse input is multiplied in small row blocks of the result (no sparse
+    n_items x n_items intermediate), spread over the available cores: SciPy's
+    sparse product releases the GIL.
 
     Parameters
     ----------
@@ -87,10 +100,14 @@ def gram_matrix(X, dtype=np.float32):
     X_items = X.T.tocsr()
     n_items = X.shape[1]
     gram = np.empty((n_items, n_items), dtype=dtype)
-    step = _row_block(n_items, n_items, dtype.itemsize)
-    for start in range(0, n_items, step):
-        stop = min(start + step, n_items)
+
+    def fill(start):
+        stop = min(start + _GRAM_ROWS, n_items)
         (X_items[start:stop] @ X).toarray(out=gram[start:stop])
+
+    starts = range(0, n_items, _GRAM_ROWS)
+    with ThreadPoolExecutor(max(1, min(_available_cores(), len(starts)))) as pool:
+        list(pool.map(fill, starts))
     return gram
 
 

@@ -29,6 +29,7 @@ from ._reference import (
 def tiny_blocks(monkeypatch):
     """Force many row blocks so that blockwise code paths are exercised."""
     monkeypatch.setattr(_closed_form, "_BLOCK_BYTES", 7 * 8 * 40)
+    monkeypatch.setattr(_closed_form, "_GRAM_ROWS", 5)
 
 
 def _spd(rng, n):
