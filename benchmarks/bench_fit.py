@@ -32,24 +32,11 @@ from sklearn_l3ae import L3AERecommender, SemanticCorrelation
 from sklearn_l3ae._closed_form import gram_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import reset_peak_rss, status_bytes  # noqa: E402
 from _synthetic import unit_embeddings, zipf_interactions  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REG_F, REG_X, REG_E = 5.0, -50.0, 150.0
-
-
-def _reset_peak_rss():
-    """Reset the kernel's high-water mark of this process (Linux >= 4.0)."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-
-
-def _status_bytes(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def _paper(X, F):
@@ -91,8 +78,8 @@ def _measure(queue, method, n_items, dtype_name):
     dtype = np.dtype(dtype_name)
     X = zipf_interactions(4 * n_items, n_items, seed=n_items)
     F = unit_embeddings(n_items, seed=n_items)
-    _reset_peak_rss()
-    baseline = _status_bytes("VmRSS")
+    reset_peak_rss()
+    baseline = status_bytes("VmRSS")
     gram_seconds = float("nan")
     if method == "floor":
         gram_seconds, seconds = _floor(X, dtype)
@@ -100,7 +87,7 @@ def _measure(queue, method, n_items, dtype_name):
         start = time.perf_counter()
         _paper(X, F) if method == "paper" else _ours(X, F, dtype)
         seconds = time.perf_counter() - start
-    queue.put((seconds, gram_seconds, max(0, _status_bytes("VmHWM") - baseline)))
+    queue.put((seconds, gram_seconds, max(0, status_bytes("VmHWM") - baseline)))
 
 
 def measure(method, n_items, dtype_name):

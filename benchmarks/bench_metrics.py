@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import reset_peak_rss, status_bytes
 from scipy import sparse
 
 from sklearn_l3ae.metrics import ranking_metrics
@@ -63,20 +64,6 @@ def synthetic(n_users, n_items):
     )
     y_true.sum_duplicates()
     return scores, y_true
-
-
-def _reset_peak_rss():
-    """Reset the kernel's high-water mark of this process (Linux >= 4.0)."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-
-
-def _status_bytes(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def ours(scores, y_true):
@@ -125,12 +112,12 @@ METHODS = {"ours": ours, "full sort": full_sort, "naive loop": naive_loop}
 
 def _measure(queue, method, n_users, n_items):
     scores, y_true = synthetic(n_users, n_items)
-    _reset_peak_rss()
-    baseline = _status_bytes("VmRSS")
+    reset_peak_rss()
+    baseline = status_bytes("VmRSS")
     start = time.perf_counter()
     values = METHODS[method](scores, y_true)
     seconds = time.perf_counter() - start
-    peak = max(0, _status_bytes("VmHWM") - baseline)
+    peak = max(0, status_bytes("VmHWM") - baseline)
     # Ours on the same users, to check that the subsampled methods agree.
     reference = ours(scores, y_true) if method != "ours" else values
     queue.put((seconds, peak, values, reference))
