@@ -1,7 +1,7 @@
 # One-command workflows on a fresh machine (Python 3.10+ with venv, make).
 #   make test     create .venv, install the package with pinned dev tools, run the tests
 #   make example  same environment, run the quick-start example end to end
-#   make bench    run the benchmarks
+#   make bench    run the benchmarks (fit, encode, metrics; ~20 min)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -31,6 +31,8 @@ example: dev
 
 bench: dev
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_fit.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_encode.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_metrics.py
 
 lint: dev
 	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples
