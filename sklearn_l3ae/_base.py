@@ -49,8 +49,15 @@ def _gram_diagnosis(X, total, param_text):
         f"XᵀX + ({param_text})·I must be positive definite, but {param_text} = "
         f"{total:g}"
     )
+    numerical = (
+        f"{head} is too small for the precision of the fit ({X.dtype}): the "
+        "Cholesky factorization failed numerically. Increase "
+        f"{param_text} or use dtype=np.float64."
+    )
     reason = _singular_reason(X)
     if reason is not None:
+        if total > 0:
+            return f"{numerical} (XᵀX is singular: {reason}.)"
         return (
             f"{head} and XᵀX is singular ({reason}), so its smallest eigenvalue "
             f"is 0: choose {param_text} > 0."
@@ -58,6 +65,8 @@ def _gram_diagnosis(X, total, param_text):
     if X.shape[1] <= _MAX_ITEMS_FOR_EIGENVALUE:
         gram = gram_matrix(X, np.float64)
         smallest = float(eigh(gram, eigvals_only=True, subset_by_index=[0, 0])[0])
+        if total > -smallest:
+            return numerical
         return (
             f"{head} and the smallest eigenvalue of XᵀX is {smallest:.6g}: choose "
             f"{param_text} > {-smallest:.6g} (with a margin in float32)."
@@ -69,15 +78,23 @@ def _gram_diagnosis(X, total, param_text):
     )
 
 
+def check_regularization(X, total, param_text):
+    """Refuse, before any dense work, a shift that cannot make XᵀX definite.
+
+    With ``total <= 0`` and an exactly singular ``XᵀX`` (fewer users than
+    items, or an item without interactions) no factorization can succeed.
+    """
+    if total <= 0 and _singular_reason(X) is not None:
+        raise ValueError(_gram_diagnosis(X, total, param_text))
+
+
 def solve_item_weights(X, total, param_text, solve):
     """Run ``solve()`` and turn a failed Cholesky into an actionable ValueError.
 
     ``total`` is the diagonal shift of the Gram matrix (e.g. ``reg_X + reg_E``)
-    and ``param_text`` how the user spells it.  An exactly singular ``XᵀX``
-    with ``total <= 0`` is refused before any dense work.
+    and ``param_text`` how the user spells it.
     """
-    if total <= 0 and _singular_reason(X) is not None:
-        raise ValueError(_gram_diagnosis(X, total, param_text))
+    check_regularization(X, total, param_text)
     try:
         return solve()
     except NotPositiveDefiniteError as exc:
@@ -194,6 +211,11 @@ class ItemItemRecommender(BaseEstimator):
         Returns
         -------
         score : float
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is not shaped like ``X`` or no user has held-out items.
         """
         check_is_fitted(self)
         X = self._validate_interactions(X, reset=False, dtype=self.coef_.dtype)

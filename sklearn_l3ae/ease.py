@@ -23,8 +23,9 @@ class EASERecommender(ItemItemRecommender):
     Parameters
     ----------
     reg : float, default=500.0
-        L2 regularization λ.  ``XᵀX + λI`` must be positive definite, which
-        holds for any ``λ > 0``.
+        L2 regularization λ.  ``XᵀX + λI`` must be positive definite: any
+        ``λ > 0`` in exact arithmetic; a tiny λ can still fail numerically in
+        float32 (the error then says so).
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32

@@ -8,7 +8,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array
 
-from ._base import ItemItemRecommender, check_float_dtype, solve_item_weights
+from ._base import (
+    ItemItemRecommender,
+    check_float_dtype,
+    check_regularization,
+    solve_item_weights,
+)
 from ._closed_form import LowRankCorrelation, gram_matrix, l3ae_weights
 from .semantic_correlation import SemanticCorrelation
 from .sentence_encoder import SentenceEncoder
@@ -41,7 +46,8 @@ class L3AERecommender(ItemItemRecommender):
         Phase 1, fitted (as a clone) on ``item_texts`` or ``item_embeddings``;
         its last step must expose ``coef_`` of shape (n_items, n_items).
         ``None`` picks ``make_pipeline(SentenceEncoder(), SemanticCorrelation())``
-        for texts and ``SemanticCorrelation()`` for embeddings.
+        for texts and ``SemanticCorrelation()`` for embeddings.  Pass it
+        explicitly to tune its parameters (``semantic__...``) in a search.
     item_texts : sequence of str, default=None
         One text per item column of ``X``.
     item_embeddings : array-like of shape (n_items, d), default=None
@@ -192,6 +198,8 @@ class L3AERecommender(ItemItemRecommender):
         dtype = check_float_dtype(self.dtype)
         X = self._validate_interactions(X, reset=True, dtype=dtype)
         n_items = X.shape[1]
+        # Cheap refusals first: phase 1 may encode thousands of texts.
+        check_regularization(X, self.reg_X + self.reg_E, "reg_X + reg_E")
         semantic, item_data = self._phase_one_inputs(n_items, dtype)
         correlation = None
         if semantic is not None:

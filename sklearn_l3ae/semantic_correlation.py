@@ -92,6 +92,7 @@ class SemanticCorrelation(BaseEstimator):
         dtype = check_float_dtype(self.dtype)
         F = validate_data(self, X, dtype=np.float64)
         correlation = semantic_correlation(F, self.reg, dtype)
+        self._fit_dtype = dtype
         if isinstance(correlation, LowRankCorrelation):
             self.correlation_factors_, self._dense_coef = correlation, None
         else:
@@ -108,5 +109,5 @@ class SemanticCorrelation(BaseEstimator):
                     "This SemanticCorrelation instance is not fitted yet: call "
                     "fit with item embeddings before reading coef_."
                 )
-            self._dense_coef = dense_correlation(factors, check_float_dtype(self.dtype))
+            self._dense_coef = dense_correlation(factors, self._fit_dtype)
         return self._dense_coef

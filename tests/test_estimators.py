@@ -358,3 +358,35 @@ def test_scoring_checks_the_number_of_items(data):
     model = EASERecommender(reg=1.0).fit(X)
     with pytest.raises(ValueError, match="40 features"):
         model.predict(X[:, :39])
+
+
+def test_item_texts_errors_name_the_problem(data):
+    X, _ = data
+    texts = [f"item {i}" for i in range(40)]
+    with pytest.raises(ValueError, match="item_texts has 41 entries but X has 40"):
+        L3AERecommender(item_texts=texts + ["one too many"]).fit(X)
+    texts[7] = None
+    with pytest.raises(TypeError, match="7"):
+        L3AERecommender(item_texts=texts).fit(X)
+    with pytest.raises(ValueError, match="item_texts"):
+        L3AERecommender(item_texts="a single string").fit(X)
+
+
+def test_numerical_failure_with_positive_reg_says_precision():
+    X = (np.random.default_rng(9).random((20, 300)) < 0.9).astype(float)
+    with pytest.raises(ValueError, match="too small for the precision.*float64"):
+        EASERecommender(reg=1e-6).fit(X)
+
+
+def test_bad_regularization_is_refused_before_encoding_texts():
+    """The default hub model is never loaded (offline it could not be)."""
+    X = random_interactions(np.random.default_rng(10), 10, 20)
+    texts = [f"item {i}" for i in range(20)]
+    with pytest.raises(ValueError, match=r"reg_X \+ reg_E = -50.*choose"):
+        L3AERecommender(item_texts=texts, reg_X=-100.0, reg_E=50.0).fit(X)
+
+
+def test_dense_coef_keeps_the_fit_dtype():
+    semantic = SemanticCorrelation(reg=1.0).fit(np.eye(6)[:, :3])
+    semantic.set_params(dtype=np.float64)
+    assert semantic.coef_.dtype == np.float32
