@@ -32,7 +32,7 @@ from sklearn_l3ae import L3AERecommender, SemanticCorrelation
 from sklearn_l3ae._closed_form import gram_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _memory import reset_peak_rss, status_bytes  # noqa: E402
+from _measure import in_fresh_process, reset_peak_rss, status_bytes  # noqa: E402
 from _synthetic import unit_embeddings, zipf_interactions  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -91,15 +91,7 @@ def _measure(queue, method, n_items, dtype_name):
 
 
 def measure(method, n_items, dtype_name):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(
-        target=_measure, args=(queue, method, n_items, dtype_name)
-    )
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return in_fresh_process(_measure, method, n_items, dtype_name)
 
 
 def main(argv=None):

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _memory import reset_peak_rss, status_bytes
+from _measure import in_fresh_process, reset_peak_rss, status_bytes
 from scipy import sparse
 
 from sklearn_l3ae.metrics import ranking_metrics
@@ -124,13 +124,7 @@ def _measure(queue, method, n_users, n_items):
 
 
 def measure(method, n_users, n_items):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_measure, args=(queue, method, n_users, n_items))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return in_fresh_process(_measure, method, n_users, n_items)
 
 
 def main(argv=None):

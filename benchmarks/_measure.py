@@ -1,4 +1,6 @@
-"""Peak resident memory of the current process (Linux /proc)."""
+"""Measurement helpers: fresh processes and their peak resident memory (Linux)."""
+
+import multiprocessing
 
 
 def reset_peak_rss():
@@ -14,3 +16,14 @@ def status_bytes(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def in_fresh_process(target, *args):
+    """Run ``target(queue, *args)`` in a spawned process; return what it puts."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(queue, *args))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
