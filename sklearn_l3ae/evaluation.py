@@ -1,13 +1,10 @@
 """One-call evaluation of a fitted recommender: metrics x cut-offs x item subsets."""
 
-from numbers import Integral
-
 import numpy as np
 
 from .metrics import (
     _check_head_fraction,
-    _check_k,
-    _check_metric,
+    _check_metrics_and_ks,
     _ranking_scores,
     _restrict_relevance,
 )
@@ -152,19 +149,14 @@ default=("overall", "head", "tail")
     >>> report.score("ndcg", 3, subset="tail")
     0.8769765845238192
     """
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if isinstance(ks, Integral):
-        ks = [ks]
+    metrics, ks = _check_metrics_and_ks(metrics, ks)
     if isinstance(subsets, str):
         subsets = [subsets]
-    metrics = list(dict.fromkeys(_check_metric(metric) for metric in metrics))
-    ks = list(dict.fromkeys(_check_k(k, "each of ks") for k in ks))
     for subset in subsets:
         if subset not in _SUBSETS:
             raise ValueError(f"subsets must be among {list(_SUBSETS)}; got {subset!r}.")
-    if not metrics or not ks or not subsets:
-        raise ValueError("metrics, ks and subsets must each name at least one entry.")
+    if not subsets:
+        raise ValueError("subsets must name at least one entry.")
     _check_head_fraction(head_fraction)
     X, relevant = _check_input_and_held_out(X, y)
     # Only users with a held-out item are ranked at all.

@@ -114,6 +114,19 @@ def _check_k(k, name="k"):
     return int(k)
 
 
+def _check_metrics_and_ks(metrics, ks):
+    """Distinct, validated metric names and cut-offs; a bare name or int is one."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(ks, Integral):
+        ks = [ks]
+    metrics = list(dict.fromkeys(_check_metric(metric) for metric in metrics))
+    ks = list(dict.fromkeys(_check_k(k, "each of ks") for k in ks))
+    if not metrics or not ks:
+        raise ValueError("metrics and ks must each name at least one entry.")
+    return metrics, ks
+
+
 def _check_relevance(y_true):
     """Validate held-out interactions; return ``y_true > 0`` as canonical CSR.
 
@@ -378,14 +391,7 @@ def ranking_metrics(
     {'recall@1': 0.25, 'recall@2': 0.75, 'mrr@1': 0.5, 'mrr@2': 0.75, \
 'n_users': 2, 'n_skipped_users': 1}
     """
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if isinstance(ks, Integral):
-        ks = [ks]
-    metrics = list(dict.fromkeys(_check_metric(metric) for metric in metrics))
-    ks = list(dict.fromkeys(_check_k(k, "each of ks") for k in ks))
-    if not metrics or not ks:
-        raise ValueError("metrics and ks must each name at least one entry.")
+    metrics, ks = _check_metrics_and_ks(metrics, ks)
     relevant = _check_relevance(y_true)
     if item_mask is not None:
         item_mask = _check_item_mask(item_mask, relevant.shape[1])
