@@ -92,9 +92,9 @@ def solve_item_weights(X, total, param_text, solve):
     """Run ``solve()`` and turn a failed Cholesky into an actionable ValueError.
 
     ``total`` is the diagonal shift of the Gram matrix (e.g. ``reg_X + reg_E``)
-    and ``param_text`` how the user spells it.
+    and ``param_text`` how the user spells it.  Call
+    :func:`check_regularization` first, before any expensive work.
     """
-    check_regularization(X, total, param_text)
     try:
         return solve()
     except NotPositiveDefiniteError as exc:

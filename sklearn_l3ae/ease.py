@@ -6,7 +6,12 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
-from ._base import ItemItemRecommender, check_float_dtype, solve_item_weights
+from ._base import (
+    ItemItemRecommender,
+    check_float_dtype,
+    check_regularization,
+    solve_item_weights,
+)
 from ._closed_form import ease_weights, gram_matrix
 
 
@@ -93,6 +98,7 @@ class EASERecommender(ItemItemRecommender):
         """
         dtype = check_float_dtype(self.dtype)
         X = self._validate_interactions(X, reset=True, dtype=dtype)
+        check_regularization(X, self.reg, "reg")
         coef = solve_item_weights(
             X, self.reg, "reg", lambda: ease_weights(gram_matrix(X, dtype), self.reg)
         )
