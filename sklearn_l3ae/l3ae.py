@@ -3,10 +3,8 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context, clone
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_array
 
 from ._base import (
     ItemItemRecommender,
@@ -14,9 +12,8 @@ from ._base import (
     check_regularization,
     solve_item_weights,
 )
-from ._closed_form import LowRankCorrelation, gram_matrix, l3ae_weights
-from .semantic_correlation import SemanticCorrelation
-from .sentence_encoder import SentenceEncoder
+from ._closed_form import gram_matrix, l3ae_weights
+from ._item_side import correlation_of, phase_one
 
 
 class L3AERecommender(ItemItemRecommender):
@@ -128,57 +125,6 @@ class L3AERecommender(ItemItemRecommender):
         self.top_k = top_k
         self.dtype = dtype
 
-    def _phase_one_inputs(self, n_items, dtype):
-        """The unfitted phase-1 estimator and its input, or (None, None)."""
-        if self.item_texts is not None and self.item_embeddings is not None:
-            raise ValueError(
-                "Pass either item_texts or item_embeddings to L3AERecommender, not "
-                "both: phase 1 learns the semantic correlation from one of them."
-            )
-        if self.item_embeddings is not None:
-            item_data = check_array(
-                self.item_embeddings, dtype=np.float64, input_name="item_embeddings"
-            )
-            source = "item_embeddings"
-            default = SemanticCorrelation(dtype=dtype)
-        elif self.item_texts is not None:
-            item_data = self.item_texts
-            source = "item_texts"
-            default = make_pipeline(SentenceEncoder(), SemanticCorrelation(dtype=dtype))
-        else:
-            if self.semantic is not None:
-                raise ValueError(
-                    "L3AERecommender got a `semantic` estimator but no item data: "
-                    "pass item_texts or item_embeddings (one entry per column of X)."
-                )
-            return None, None
-        if len(item_data) != n_items:
-            raise ValueError(
-                f"{source} has {len(item_data)} entries but X has {n_items} item "
-                f"columns; pass one entry per item column of X, in column order."
-            )
-        semantic = default if self.semantic is None else clone(self.semantic)
-        return semantic, item_data
-
-    @staticmethod
-    def _correlation_of(semantic, n_items, dtype):
-        """C from a fitted phase-1 estimator, structured when available."""
-        final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
-        factors = getattr(final, "correlation_factors_", None)
-        if isinstance(factors, LowRankCorrelation) and len(factors.diagonal) == n_items:
-            return factors
-        C = getattr(final, "coef_", None)
-        if not (isinstance(C, np.ndarray) and C.shape == (n_items, n_items)):
-            raise ValueError(
-                f"The semantic estimator's last step ({type(final).__name__}) must "
-                f"expose coef_ of shape ({n_items}, {n_items}) after fit (one row "
-                f"and column per item); got "
-                f"{'no coef_' if C is None else f'shape {np.shape(C)}'}."
-            )
-        if not np.isfinite(C).all():
-            raise ValueError("The semantic correlation coef_ contains NaN or inf.")
-        return np.ascontiguousarray(C, dtype=dtype)
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit phase 1 on the item data, then phase 2 on the interactions.
@@ -200,11 +146,18 @@ class L3AERecommender(ItemItemRecommender):
         n_items = X.shape[1]
         # Cheap refusals first: phase 1 may encode thousands of texts.
         check_regularization(X, self.reg_X + self.reg_E, "reg_X + reg_E")
-        semantic, item_data = self._phase_one_inputs(n_items, dtype)
+        semantic, item_data = phase_one(
+            type(self).__name__,
+            self.semantic,
+            self.item_texts,
+            self.item_embeddings,
+            n_items,
+            dtype,
+        )
         correlation = None
         if semantic is not None:
             semantic.fit(item_data)
-            correlation = self._correlation_of(semantic, n_items, dtype)
+            correlation = correlation_of(semantic, n_items, dtype)
         coef = solve_item_weights(
             X,
             self.reg_X + self.reg_E,

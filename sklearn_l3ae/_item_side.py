@@ -1,0 +1,82 @@
+"""Item side information (texts or embeddings) of the recommenders that use it.
+
+Item data is constructor data, one entry per column of ``X``; these helpers
+check it against ``X`` and build the default phase-1 estimator.
+"""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils.validation import check_array
+
+from ._closed_form import LowRankCorrelation
+from .semantic_correlation import SemanticCorrelation
+from .sentence_encoder import SentenceEncoder
+
+
+def item_data_of(owner, item_texts, item_embeddings, n_items):
+    """``(item_data, source)`` of an estimator, or ``(None, None)`` without any.
+
+    ``owner`` names the estimator in error messages.
+    """
+    if item_texts is not None and item_embeddings is not None:
+        raise ValueError(
+            f"Pass either item_texts or item_embeddings to {owner}, not both: the "
+            "semantic side is learned from one of them."
+        )
+    if item_embeddings is not None:
+        item_data = check_array(
+            item_embeddings, dtype=np.float64, input_name="item_embeddings"
+        )
+        source = "item_embeddings"
+    elif item_texts is not None:
+        item_data, source = item_texts, "item_texts"
+    else:
+        return None, None
+    if len(item_data) != n_items:
+        raise ValueError(
+            f"{source} has {len(item_data)} entries but X has {n_items} item "
+            f"columns; pass one entry per item column of X, in column order."
+        )
+    return item_data, source
+
+
+def phase_one(owner, semantic, item_texts, item_embeddings, n_items, dtype):
+    """The unfitted phase-1 estimator and its input, or ``(None, None)``.
+
+    ``semantic=None`` picks ``make_pipeline(SentenceEncoder(),
+    SemanticCorrelation())`` for texts and ``SemanticCorrelation()`` for
+    embeddings; otherwise a clone of ``semantic`` is returned.
+    """
+    item_data, source = item_data_of(owner, item_texts, item_embeddings, n_items)
+    if item_data is None:
+        if semantic is not None:
+            raise ValueError(
+                f"{owner} got a `semantic` estimator but no item data: pass "
+                "item_texts or item_embeddings (one entry per column of X)."
+            )
+        return None, None
+    if semantic is not None:
+        return clone(semantic), item_data
+    if source == "item_embeddings":
+        return SemanticCorrelation(dtype=dtype), item_data
+    return make_pipeline(SentenceEncoder(), SemanticCorrelation(dtype=dtype)), item_data
+
+
+def correlation_of(semantic, n_items, dtype):
+    """C from a fitted phase-1 estimator, structured when available."""
+    final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+    factors = getattr(final, "correlation_factors_", None)
+    if isinstance(factors, LowRankCorrelation) and len(factors.diagonal) == n_items:
+        return factors
+    C = getattr(final, "coef_", None)
+    if not (isinstance(C, np.ndarray) and C.shape == (n_items, n_items)):
+        raise ValueError(
+            f"The semantic estimator's last step ({type(final).__name__}) must "
+            f"expose coef_ of shape ({n_items}, {n_items}) after fit (one row "
+            f"and column per item); got "
+            f"{'no coef_' if C is None else f'shape {np.shape(C)}'}."
+        )
+    if not np.isfinite(C).all():
+        raise ValueError("The semantic correlation coef_ contains NaN or inf.")
+    return np.ascontiguousarray(C, dtype=dtype)
