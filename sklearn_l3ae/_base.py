@@ -101,11 +101,13 @@ def solve_item_weights(X, total, param_text, solve):
         raise ValueError(_gram_diagnosis(X, total, param_text)) from exc
 
 
-class ItemItemRecommender(BaseEstimator):
-    """Base class: fitted item-item weights ``coef_`` and scores ``X @ coef_``.
+class BaseRecommender(BaseEstimator):
+    """Base class of the recommenders: validation, batched scoring, ranking.
 
-    Subclasses implement ``fit`` and set ``coef_`` (n_items, n_items) and
-    ``item_popularity_`` through :meth:`_set_fitted`.
+    Subclasses implement ``fit`` (setting ``item_popularity_`` and the
+    ``n_features_in_`` of :func:`~sklearn.utils.validation.validate_data`),
+    ``_scores_dtype`` and ``_raw_scores(X_batch)``, the dense scores of a
+    batch of users before seen items are masked.
     """
 
     def __sklearn_tags__(self):
@@ -133,24 +135,31 @@ class ItemItemRecommender(BaseEstimator):
             return np.asarray((X > 0).sum(axis=0)).ravel().astype(np.int64)
         return (X > 0).sum(axis=0).astype(np.int64)
 
+    def _scores_dtype(self):
+        raise NotImplementedError
+
+    def _raw_scores(self, X_batch):
+        raise NotImplementedError
+
     def _batches(self, X):
-        n_items = self.coef_.shape[0]
-        step = max(1, _SCORE_BATCH_BYTES // (n_items * self.coef_.itemsize))
+        n_items = self.n_features_in_
+        step = max(1, _SCORE_BATCH_BYTES // (n_items * self._scores_dtype().itemsize))
         if sparse.issparse(X):
             X = sparse.csr_array(X)
         for start in range(0, X.shape[0], step):
             yield start, X[start : start + step]
 
     def _batch_scores(self, X_batch):
-        scores = np.asarray(X_batch @ self.coef_)
+        scores = np.asarray(self._raw_scores(X_batch), dtype=self._scores_dtype())
         return mask_seen_inplace(scores, X_batch)
 
     def decision_function(self, X):
-        """Scores of every item for each user, ``X @ coef_``.
+        """Scores of every item for each user (``X @ coef_`` for item-item models).
 
         Items a user already interacted with (``X[u, i] > 0``) score ``-inf``
         so that they never rank.  Users need not have been seen in ``fit``
-        (fold-in): any rows over the same item columns work.
+        (fold-in): any rows over the same item columns work, except for
+        models that say otherwise (BPR).
 
         Parameters
         ----------
@@ -162,8 +171,9 @@ class ItemItemRecommender(BaseEstimator):
         scores : ndarray of shape (n_users, n_items)
         """
         check_is_fitted(self)
-        X = self._validate_interactions(X, reset=False, dtype=self.coef_.dtype)
-        scores = np.empty((X.shape[0], self.coef_.shape[0]), dtype=self.coef_.dtype)
+        dtype = self._scores_dtype()
+        X = self._validate_interactions(X, reset=False, dtype=dtype)
+        scores = np.empty((X.shape[0], self.n_features_in_), dtype=dtype)
         for start, X_batch in self._batches(X):
             scores[start : start + X_batch.shape[0]] = self._batch_scores(X_batch)
         return scores
@@ -185,11 +195,11 @@ class ItemItemRecommender(BaseEstimator):
             Item column indices.
         """
         check_is_fitted(self)
-        X = self._validate_interactions(X, reset=False, dtype=self.coef_.dtype)
+        X = self._validate_interactions(X, reset=False, dtype=self._scores_dtype())
         return self._top_items(X)
 
     def _top_items(self, X):
-        k = min(self.top_k, self.coef_.shape[0])
+        k = min(self.top_k, self.n_features_in_)
         items = np.empty((X.shape[0], k), dtype=np.int64)
         for start, X_batch in self._batches(X):
             items[start : start + X_batch.shape[0]] = top_k_indices(
@@ -218,7 +228,7 @@ class ItemItemRecommender(BaseEstimator):
             If ``y`` is not shaped like ``X`` or no user has held-out items.
         """
         check_is_fitted(self)
-        X = self._validate_interactions(X, reset=False, dtype=self.coef_.dtype)
+        X = self._validate_interactions(X, reset=False, dtype=self._scores_dtype())
         if y is None or np.ndim(y) != 2 or np.shape(y) != X.shape:
             raise ValueError(
                 f"y must be the held-out interaction matrix of the same users and "
@@ -227,3 +237,17 @@ class ItemItemRecommender(BaseEstimator):
             )
         top_items = self._top_items(X)
         return ndcg_at_k(y, top_items=top_items, k=top_items.shape[1])
+
+
+class ItemItemRecommender(BaseRecommender):
+    """Base class: fitted item-item weights ``coef_`` and scores ``X @ coef_``.
+
+    Subclasses implement ``fit`` and set ``coef_`` (n_items, n_items) and
+    ``item_popularity_``.
+    """
+
+    def _scores_dtype(self):
+        return self.coef_.dtype
+
+    def _raw_scores(self, X_batch):
+        return X_batch @ self.coef_
