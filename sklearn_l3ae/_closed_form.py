@@ -330,3 +330,18 @@ def l3ae_weights(gram, reg_X, reg_E, correlation):
             block += PC_block
     P.flat[:: n_items + 1] = 0.0
     return P
+
+
+def add_outer_product_inplace(A, factor):
+    """``A += factor @ factor.T`` in place, in row blocks (no n x n temporary).
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, n)
+    factor : ndarray of shape (n, d)
+    """
+    factor = np.asarray(factor, dtype=A.dtype)
+    step = _row_block(A.shape[0], A.shape[1], A.itemsize)
+    for start in range(0, A.shape[0], step):
+        A[start : start + step] += factor[start : start + step] @ factor.T
+    return A
