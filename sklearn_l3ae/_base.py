@@ -106,8 +106,9 @@ class BaseRecommender(BaseEstimator):
 
     Subclasses implement ``fit`` (setting ``item_popularity_`` and the
     ``n_features_in_`` of :func:`~sklearn.utils.validation.validate_data`),
-    ``_scores_dtype`` and ``_raw_scores(X_batch)``, the dense scores of a
-    batch of users before seen items are masked.
+    ``_scores_dtype`` and ``_raw_scores(X_batch, rows)``, the dense scores
+    of a batch of users (rows ``rows`` of the validated input) before seen
+    items are masked.
     """
 
     def __sklearn_tags__(self):
@@ -138,7 +139,7 @@ class BaseRecommender(BaseEstimator):
     def _scores_dtype(self):
         raise NotImplementedError
 
-    def _raw_scores(self, X_batch):
+    def _raw_scores(self, X_batch, rows):
         raise NotImplementedError
 
     def _batches(self, X):
@@ -147,10 +148,10 @@ class BaseRecommender(BaseEstimator):
         if sparse.issparse(X):
             X = sparse.csr_array(X)
         for start in range(0, X.shape[0], step):
-            yield start, X[start : start + step]
+            yield slice(start, min(start + step, X.shape[0])), X[start : start + step]
 
-    def _batch_scores(self, X_batch):
-        scores = np.asarray(self._raw_scores(X_batch), dtype=self._scores_dtype())
+    def _batch_scores(self, X_batch, rows):
+        scores = np.asarray(self._raw_scores(X_batch, rows), dtype=self._scores_dtype())
         return mask_seen_inplace(scores, X_batch)
 
     def decision_function(self, X):
@@ -174,8 +175,8 @@ class BaseRecommender(BaseEstimator):
         dtype = self._scores_dtype()
         X = self._validate_interactions(X, reset=False, dtype=dtype)
         scores = np.empty((X.shape[0], self.n_features_in_), dtype=dtype)
-        for start, X_batch in self._batches(X):
-            scores[start : start + X_batch.shape[0]] = self._batch_scores(X_batch)
+        for rows, X_batch in self._batches(X):
+            scores[rows] = self._batch_scores(X_batch, rows)
         return scores
 
     def predict(self, X):
@@ -201,10 +202,8 @@ class BaseRecommender(BaseEstimator):
     def _top_items(self, X):
         k = min(self.top_k, self.n_features_in_)
         items = np.empty((X.shape[0], k), dtype=np.int64)
-        for start, X_batch in self._batches(X):
-            items[start : start + X_batch.shape[0]] = top_k_indices(
-                self._batch_scores(X_batch), k
-            )
+        for rows, X_batch in self._batches(X):
+            items[rows] = top_k_indices(self._batch_scores(X_batch, rows), k)
         return items
 
     def score(self, X, y):
@@ -249,5 +248,5 @@ class ItemItemRecommender(BaseRecommender):
     def _scores_dtype(self):
         return self.coef_.dtype
 
-    def _raw_scores(self, X_batch):
+    def _raw_scores(self, X_batch, rows):
         return X_batch @ self.coef_

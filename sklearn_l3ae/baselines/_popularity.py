@@ -1,0 +1,78 @@
+"""The popularity baseline: the same ranking of unseen items for everyone."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
+
+from .._base import BaseRecommender
+
+
+class PopularityRecommender(BaseRecommender):
+    """Recommend the unseen items that most training users interacted with.
+
+    The score of an item is its number of training users; it ignores the
+    user except for masking the items they already have.  Any recommender
+    should beat it; on long-tail items it scores almost nothing.
+
+    Parameters
+    ----------
+    top_k : int, default=20
+        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+
+    Attributes
+    ----------
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users who interacted with each item (the scores).
+    n_features_in_ : int
+        Number of items.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Item names, when ``X`` is a DataFrame with string column names.
+
+    See Also
+    --------
+    sklearn_l3ae.EASERecommender : The item-item model that this baseline bounds
+        from below.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae.baselines import PopularityRecommender
+    >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 1, 0, 1]])
+    >>> model = PopularityRecommender(top_k=2).fit(X)
+    >>> model.item_popularity_
+    array([2, 3, 1, 1])
+    >>> model.predict([[0, 1, 0, 0]])  # item 1 is seen; ties go to the lower index
+    array([[0, 2]])
+    """
+
+    _parameter_constraints = {"top_k": [Interval(Integral, 1, None, closed="left")]}
+
+    def __init__(self, *, top_k=20):
+        self.top_k = top_k
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Count the training users of each item.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Non-negative interactions.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PopularityRecommender
+        """
+        X = self._validate_interactions(X, reset=True, dtype=(np.float64, np.float32))
+        self.item_popularity_ = self._item_popularity(X)
+        return self
+
+    def _scores_dtype(self):
+        return np.dtype(np.float32)
+
+    def _raw_scores(self, X_batch, rows):
+        return np.tile(self.item_popularity_.astype(np.float32), (X_batch.shape[0], 1))
