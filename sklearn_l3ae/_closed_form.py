@@ -1,4 +1,4 @@
-"""Closed-form solutions of EASE and L3AE as pure functions of arrays.
+"""Closed-form solutions of the linear-autoencoder family as pure functions.
 
 Every formula of the package lives here; estimators validate their inputs,
 call these functions and store the results.  Notation follows Moon, Park & Lee,
@@ -8,14 +8,19 @@ Steck, "Embarrassingly Shallow Autoencoders" (WWW 2019, EASE):
 * ``G = XᵀX`` is the item-item Gram matrix of the interactions;
 * ``F`` holds one text embedding per item (rows);
 * phase 1 learns the semantic correlation ``C`` from ``F`` (L3AE eq. 3);
-* phase 2 learns the item-item weights ``B`` from ``G`` and ``C`` (L3AE eq. 6).
+* phase 2 learns the item-item weights ``B`` from ``G`` and ``C`` (L3AE eq. 6);
+* the relaxed (RLAE, ``diag(B) ≤ ξ``) and dropout-emphasis (DLAE/EDLAE,
+  ``Λ = λI + p/(1−p)·diagMat(diag(G))``) variants of Moon, Kim & Lee (SIGIR
+  2023) and Steck (NeurIPS 2020) are options of the same phase-2 solver;
+* :func:`anisotropy_control_matrix` is the d x d ridge-LAE map that spreads
+  item embeddings out.
 
 Memory discipline: the n_items x n_items matrices are updated in place
 (diagonal shifts through ``A.flat[::n + 1]``, column scalings, blockwise
 products), no identity matrix is ever allocated, and a fit holds at most two
 dense n_items x n_items arrays (``C`` and ``G``, the latter becoming ``P`` and
 then ``B`` in the same buffer).  The only dense factorization of an n x n
-matrix is the Cholesky factorization of ``G + (λ_X + λ_E)·I``.
+matrix is the Cholesky factorization of ``G + Λ_X + λ_E·I``.
 """
 
 import os
@@ -221,7 +226,7 @@ def semantic_correlation(embeddings, reg, dtype=np.float32):
     P = np.ascontiguousarray(F.astype(dtype) @ F.T.astype(dtype))
     P.flat[:: n_items + 1] += reg
     spd_inverse_inplace(P)
-    return _zero_diagonal_solution(P, scale=None)
+    return _scaled_solution(P, None, 0.0)
 
 
 def dense_correlation(factors, dtype=np.float32):
@@ -232,17 +237,41 @@ def dense_correlation(factors, dtype=np.float32):
     return C
 
 
-def _zero_diagonal_solution(P, scale):
-    """Turn ``P`` in place into ``−P·diagMat(scale)`` with a zero diagonal.
+def _scaled_solution(P, scale, diagonal):
+    """Turn ``P`` in place into ``−P·diagMat(scale)`` with the given diagonal.
 
-    With ``scale = 1 / diag(P)`` this is EASE's ``I − P·diagMat(1/diag(P))``:
-    the identity only touches the diagonal, which the constraint sets to 0.
+    With ``scale = 1 / diag(P)`` and ``diagonal = 0`` this is EASE's
+    ``I − P·diagMat(1/diag(P))``: the identity only touches the diagonal, which
+    the (active) diagonal constraint fixes.
     """
     if scale is None:
         scale = 1.0 / np.diagonal(P).astype(np.float64)
     P *= -scale.astype(P.dtype)[None, :]
-    P.flat[:: P.shape[0] + 1] = 0.0
+    P.flat[:: P.shape[0] + 1] = diagonal
     return P
+
+
+def dropout_penalty(gram_diagonal, reg, dropout):
+    """Diagonal of the dropout-emphasis penalty ``Λ`` (Steck 2020, DLAE).
+
+    ``Λ = λ·I + (p / (1 − p))·diagMat(diag(XᵀX))``: dropout with probability
+    ``p`` of the input entries is, in expectation, this L2 penalty, heavier on
+    popular items.
+
+    Parameters
+    ----------
+    gram_diagonal : ndarray of shape (n_items,)
+        ``diag(XᵀX)``.
+    reg : float
+        λ.
+    dropout : float in [0, 1)
+        ``p``.
+
+    Returns
+    -------
+    penalty : ndarray of shape (n_items,), float64
+    """
+    return reg + (dropout / (1.0 - dropout)) * np.asarray(gram_diagonal, np.float64)
 
 
 def ease_weights(gram, reg):
@@ -264,38 +293,102 @@ def ease_weights(gram, reg):
     return l3ae_weights(gram, reg, 0.0, None)
 
 
-def l3ae_weights(gram, reg_X, reg_E, correlation):
+def rdlae_weights(gram, reg, *, dropout=0.0, xi=0.0):
+    """Relaxed denoising linear autoencoder weights, in place (RDLAE).
+
+    ``B = argmin ||X − XB||² + ||Λ^{1/2} B||²  s.t. diag(B) ≤ ξ`` with the
+    dropout penalty ``Λ = λI + (p/(1−p))·diagMat(diag(G))``
+    (:func:`dropout_penalty`).  With ``P = (G + Λ)⁻¹`` the KKT conditions give
+    (Moon, Kim & Lee, SIGIR 2023)
+    ``B = I − P·(Λ + diagMat(μ))``, ``μ_j = max(0, (1 − P_jj Λ_j − ξ) / P_jj)``.
+
+    Special cases: ``ξ = 0`` is EASE (``p = 0``) or EDLAE (``p > 0``);
+    ``xi=None`` (no constraint) is the ridge LAE ``B = P·G`` (``p = 0``) or
+    DLAE (``p > 0``); ``p = 0`` is RLAE.  This is :func:`l3ae_weights` with
+    ``λ_E = 0``; see there for why the bound is enforced as ``|B_jj| ≤ ξ``
+    (identical here whenever ``Λ ⪰ 0``).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n_items, n_items), C-contiguous, overwritten
+    reg : float
+        λ; ``G + Λ`` must be positive definite.
+    dropout : float in [0, 1), default=0.0
+        Dropout probability ``p``.
+    xi : float >= 0 or None, default=0.0
+        Bound ξ on the diagonal; ``None`` or ``inf`` means unconstrained.
+
+    Returns
+    -------
+    B : ndarray
+        ``gram`` itself, now holding B.
+    """
+    return l3ae_weights(gram, reg, 0.0, None, dropout=dropout, xi=xi)
+
+
+def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0):
     """Phase 2 of L3AE: semantic-guided EASE, in place (L3AE eq. 6).
 
-    ``B = argmin ||X − XB||² + λ_X ||B||² + λ_E ||B − C||²  s.t. diag(B) = 0``
-    is ``B = I + λ_E P₂C − P₂ diagMat(r)`` with ``P₂ = (G + (λ_X + λ_E) I)⁻¹``
-    and ``r = (1 + λ_E diag(P₂C)) / diag(P₂)``; its diagonal is exactly 0.
+    ``B = argmin ||X − XB||² + ||Λ_X^{1/2} B||² + λ_E ||B − C||²``
+    ``s.t. −ξ ≤ diag(B) ≤ ξ``, with ``Λ_X = λ_X I + (p/(1−p))·diagMat(diag(G))``
+    (``p = 0``: the paper's ``λ_X ||B||²``; ``ξ = 0``: its ``diag(B) = 0``).
 
-    With ``C = diagMat(c) + L Rᵀ`` (:class:`LowRankCorrelation`) this is
-    ``B = P₂ diagMat(λ_E c − r) + λ_E (P₂L) Rᵀ`` off the diagonal, and
-    ``diag(P₂C) = diag(P₂)·c + rowsum((P₂L) ∘ R)``: O(n²·d), no n³ product.
-    A dense ``C`` costs one blockwise n³ product ``P₂C``.
+    Every column ``b_j`` is a separate strictly convex problem with one bounded
+    coordinate ``B_jj``.  With ``Λ = Λ_X + λ_E I`` and ``P = (G + Λ)⁻¹``,
+    stationarity of the Lagrangian reads ``(G + Λ)B − G − λ_E C + diagMat(μ)
+    = 0``, i.e. ``B = I − PΛ + λ_E PC − P·diagMat(μ)``.  Without the bound
+    (``μ = 0``) the diagonal would be ``b⁰_j = 1 − P_jj Λ_j + λ_E (PC)_jj``;
+    complementary slackness makes ``B_jj = d_j = clip(b⁰_j, −ξ, ξ)`` and
+    ``μ_j = (b⁰_j − d_j) / P_jj``.  Hence, off the diagonal,
+
+    ``B = λ_E PC − P·diagMat(r)``,  ``r = (1 − d + λ_E diag(PC)) / diag(P)``
+
+    (the ``Λ`` terms cancel), and ``diag(B) = d``.  With ``ξ = 0``, ``d = 0``
+    and ``r = (1 + λ_E diag(PC)) / diag(P)``: the paper's formula, computed by
+    the very same operations.
+
+    Why two-sided: ``b⁰ ∈ [0, 1]`` whenever ``Λ ⪰ 0`` (``P ⪯ Λ⁻¹``), so for the
+    RLAE/RDLAE family the lower bound is never active and this is exactly the
+    papers' ``diag(B) ≤ ξ``.  With ``λ_E > 0`` (or a negative ``λ_X``) ``b⁰``
+    can be negative; the lower bound keeps ``ξ = 0`` the equality constraint of
+    L3AE instead of silently allowing negative self-weights.
+
+    With ``C = diagMat(c) + L Rᵀ`` (:class:`LowRankCorrelation`),
+    ``B = P diagMat(λ_E c − r) + λ_E (PL) Rᵀ`` off the diagonal and
+    ``diag(PC) = diag(P)·c + rowsum((PL) ∘ R)``: O(n²·d), no n³ product.
+    A dense ``C`` costs one blockwise n³ product ``PC``.
 
     Parameters
     ----------
     gram : ndarray of shape (n_items, n_items), C-contiguous, overwritten
     reg_X, reg_E : float
-        λ_X (may be negative) and λ_E ≥ 0; ``G + (λ_X + λ_E) I`` must be
+        λ_X (may be negative) and λ_E ≥ 0; ``G + Λ_X + λ_E I`` must be
         positive definite.
     correlation : ndarray of shape (n_items, n_items), LowRankCorrelation or None
         ``C``; ``None`` means ``C = 0`` (EASE with λ = λ_X + λ_E).
+    dropout : float in [0, 1), default=0.0
+        Dropout probability ``p`` of the emphasis penalty
+        (:func:`dropout_penalty`).
+    xi : float >= 0 or None, default=0.0
+        Bound ξ on ``|diag(B)|``; ``None`` or ``inf`` means unconstrained.
 
     Returns
     -------
     B : ndarray
-        ``gram`` itself, now holding B (zero diagonal).
+        ``gram`` itself, now holding B (diagonal ``d``, zero for ``ξ = 0``).
     """
     n_items = gram.shape[0]
-    gram.flat[:: n_items + 1] += reg_X + reg_E
+    if dropout:
+        penalty = dropout_penalty(np.diagonal(gram), reg_X + reg_E, dropout)
+    else:
+        penalty = reg_X + reg_E
+    gram.flat[:: n_items + 1] += penalty
     P = spd_inverse_inplace(gram)
     p_diag = np.diagonal(P).astype(np.float64)
-    if correlation is None or reg_E == 0:
-        return _zero_diagonal_solution(P, 1.0 / p_diag)
+    semantic = correlation is not None and reg_E != 0
+    if not semantic:
+        target = _bounded_diagonal(1.0 - p_diag * penalty, xi)
+        return _scaled_solution(P, (1.0 - target) / p_diag, target.astype(P.dtype))
     step = _row_block(n_items, n_items, P.itemsize)
     if isinstance(correlation, LowRankCorrelation):
         PL = P @ correlation.left.astype(P.dtype)
@@ -303,7 +396,8 @@ def l3ae_weights(gram, reg_X, reg_E, correlation):
         diag_PC = p_diag * correlation.diagonal + np.einsum(
             "ij,ij->i", PL, right, dtype=np.float64
         )
-        r = (1.0 + reg_E * diag_PC) / p_diag
+        target = _bounded_diagonal(1.0 - p_diag * penalty + reg_E * diag_PC, xi)
+        r = (1.0 - target + reg_E * diag_PC) / p_diag
         column_scale = (reg_E * correlation.diagonal - r).astype(P.dtype)
         right *= P.dtype.type(reg_E)
         for start in range(0, n_items, step):
@@ -320,7 +414,8 @@ def l3ae_weights(gram, reg_X, reg_E, correlation):
                 P[start:stop].astype(np.float64),
                 C[:, start:stop].astype(np.float64),
             )
-        r = (1.0 + reg_E * diag_PC) / p_diag
+        target = _bounded_diagonal(1.0 - p_diag * penalty + reg_E * diag_PC, xi)
+        r = (1.0 - target + reg_E * diag_PC) / p_diag
         minus_r = (-r).astype(P.dtype)
         for start in range(0, n_items, step):
             block = P[start : start + step]
@@ -328,20 +423,45 @@ def l3ae_weights(gram, reg_X, reg_E, correlation):
             block *= minus_r[None, :]
             PC_block *= P.dtype.type(reg_E)
             block += PC_block
-    P.flat[:: n_items + 1] = 0.0
+    P.flat[:: n_items + 1] = target.astype(P.dtype)
     return P
 
 
-def add_outer_product_inplace(A, factor):
-    """``A += factor @ factor.T`` in place, in row blocks (no n x n temporary).
+def _bounded_diagonal(unconstrained, xi):
+    """``clip(b⁰, −ξ, ξ)``: the diagonal the KKT conditions give ``B``."""
+    if xi is None:
+        return unconstrained
+    if xi == 0:  # the equality constraint diag(B) = 0 of EASE and L3AE
+        return np.zeros_like(unconstrained)
+    return np.clip(unconstrained, -xi, xi)
+
+
+def anisotropy_control_matrix(embeddings, reg):
+    """The d x d map ``W = (I + FᵀF / λ)^{-1/2}`` of :class:`AnisotropyControl`.
+
+    ``Z = F W`` is the square-root factor of the item-item ridge linear
+    autoencoder on the embeddings: ``argmin_B ||Fᵀ − FᵀB||² + λ||B||²`` is
+    ``B = F (FᵀF + λI)⁻¹ Fᵀ = Z Zᵀ / λ``.  With ``FᵀF = V diagMat(σ²) Vᵀ``,
+    ``W = V diagMat((1 + σ²/λ)^{-1/2}) Vᵀ`` maps a singular value σ of ``F``
+    to ``σ / sqrt(1 + σ²/λ) ≤ min(σ, sqrt(λ))``: directions with ``σ² ≪ λ``
+    are kept, dominant ones are soft-clipped at ``sqrt(λ)``.  One symmetric
+    d x d eigendecomposition, O(n·d² + d³).
 
     Parameters
     ----------
-    A : ndarray of shape (n, n)
-    factor : ndarray of shape (n, d)
+    embeddings : ndarray of shape (n_items, d)
+    reg : float > 0
+        λ.
+
+    Returns
+    -------
+    W : ndarray of shape (d, d), float64, symmetric
+    singular_values : ndarray of shape (d,)
+        The singular values σ of ``F``, descending.
     """
-    factor = np.asarray(factor, dtype=A.dtype)
-    step = _row_block(A.shape[0], A.shape[1], A.itemsize)
-    for start in range(0, A.shape[0], step):
-        A[start : start + step] += factor[start : start + step] @ factor.T
-    return A
+    F = np.asarray(embeddings, dtype=np.float64)
+    eigenvalues, V = np.linalg.eigh(F.T @ F)
+    eigenvalues = np.clip(eigenvalues, 0.0, None)[::-1]
+    V = V[:, ::-1]
+    W = (V / np.sqrt(1.0 + eigenvalues / reg)) @ V.T
+    return (W + W.T) / 2.0, np.sqrt(eigenvalues)

@@ -6,14 +6,10 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import (
-    ItemItemRecommender,
-    check_float_dtype,
-    check_regularization,
-    solve_item_weights,
-)
+from ._base import ItemItemRecommender, check_float_dtype
 from ._closed_form import gram_matrix, l3ae_weights
 from ._item_side import correlation_of, phase_one
+from .relaxed import check_penalty, solve_penalized_weights
 
 
 class L3AERecommender(ItemItemRecommender):
@@ -30,6 +26,19 @@ class L3AERecommender(ItemItemRecommender):
     ``x_u B``.  When ``C`` comes from :class:`SemanticCorrelation` (identity
     plus low rank), ``P₂C`` costs O(n²·d): the fit costs one Cholesky
     factorization of an n_items x n_items matrix plus O(n²·d).
+
+    Two options borrowed from the relaxed/denoising autoencoders (both off by
+    default, which is the paper's model exactly):
+
+    * ``dropout`` = p replaces ``λ_X ||B||²`` by the dropout-emphasis penalty
+      ``||Λ_X^{1/2} B||²``, ``Λ_X = λ_X I + (p/(1−p))·diagMat(diag(XᵀX))``
+      (Steck 2020), which shrinks popular items' rows more;
+    * ``xi`` = ξ relaxes ``diag(B) = 0`` to ``|diag(B)| ≤ ξ`` (RLAE, Moon et
+      al. 2023), letting each item keep some self-weight.
+
+    The closed form stays one factorization, with ``P = (XᵀX + Λ_X + λ_E I)⁻¹``:
+    ``B = λ_E PC − P·diagMat((1 − d + λ_E diag(PC)) / diag(P))`` off the
+    diagonal and ``diag(B) = d = clip(diag(I − P(Λ_X + λ_E I) + λ_E PC), −ξ, ξ)``.
 
     Item side information is constructor data, one entry per column of ``X``
     (not a ``fit`` argument, which ``GridSearchCV`` would slice by user).
@@ -55,6 +64,14 @@ class L3AERecommender(ItemItemRecommender):
         ``XᵀX + (reg_X + reg_E)·I`` must be positive definite.
     reg_E : float, default=150.0
         λ_E ≥ 0, the weight pulling ``B`` towards ``C``.  0 gives EASE.
+    dropout : float in [0, 1), default=0.0
+        Dropout probability ``p`` of the emphasis penalty ``Λ_X``; then
+        ``XᵀX + Λ_X + λ_E I`` must be positive definite.  0 is the paper's
+        ``λ_X ||B||²``.
+    xi : float >= 0 or None, default=0.0
+        Bound ξ on the self-weights, ``|diag(B)| ≤ ξ``.  0 is the paper's
+        ``diag(B) = 0``; ``None`` (or ``inf``) drops the constraint.  With
+        ``dropout=p`` and ``reg_E=0`` this is RDLAE (RLAE for ``p=0``).
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -63,7 +80,7 @@ class L3AERecommender(ItemItemRecommender):
     Attributes
     ----------
     coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``, zero diagonal.
+        Item-item weights ``B``; zero diagonal unless ``xi > 0``.
     semantic_ : estimator or None
         The fitted clone of ``semantic`` (``None`` without item data).
     item_popularity_ : ndarray of shape (n_items,)
@@ -76,12 +93,17 @@ class L3AERecommender(ItemItemRecommender):
     See Also
     --------
     EASERecommender : The model without text (``reg_E = 0``).
+    RDLAERecommender : The model without text with ``dropout`` and ``xi``.
     SemanticCorrelation : Phase 1.
 
     References
     ----------
     .. [1] J. Moon, C. Park, J. Lee, "LLM-Enhanced Linear Autoencoders for
        Recommendation", CIKM 2025, arXiv:2508.13500.
+    .. [2] J. Moon, H. Kim, J. Lee, "It's Enough: Relaxing Diagonal Constraints
+       in Linear Autoencoders for Recommendation", SIGIR 2023, arXiv:2305.12922.
+    .. [3] H. Steck, "Autoencoders that don't overfit towards the Identity",
+       NeurIPS 2020.
 
     Examples
     --------
@@ -102,6 +124,8 @@ class L3AERecommender(ItemItemRecommender):
         "item_embeddings": ["array-like", None],
         "reg_X": [Interval(Real, None, None, closed="neither")],
         "reg_E": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "xi": [Interval(Real, 0, None, closed="left"), None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
@@ -114,6 +138,8 @@ class L3AERecommender(ItemItemRecommender):
         item_embeddings=None,
         reg_X=-50.0,
         reg_E=150.0,
+        dropout=0.0,
+        xi=0.0,
         top_k=20,
         dtype=np.float32,
     ):
@@ -122,6 +148,8 @@ class L3AERecommender(ItemItemRecommender):
         self.item_embeddings = item_embeddings
         self.reg_X = reg_X
         self.reg_E = reg_E
+        self.dropout = dropout
+        self.xi = xi
         self.top_k = top_k
         self.dtype = dtype
 
@@ -145,7 +173,8 @@ class L3AERecommender(ItemItemRecommender):
         X = self._validate_interactions(X, reset=True, dtype=dtype)
         n_items = X.shape[1]
         # Cheap refusals first: phase 1 may encode thousands of texts.
-        check_regularization(X, self.reg_X + self.reg_E, "reg_X + reg_E")
+        total = self.reg_X + self.reg_E
+        check_penalty(X, total, self.dropout, "reg_X + reg_E")
         semantic, item_data = phase_one(
             type(self).__name__,
             self.semantic,
@@ -158,12 +187,18 @@ class L3AERecommender(ItemItemRecommender):
         if semantic is not None:
             semantic.fit(item_data)
             correlation = correlation_of(semantic, n_items, dtype)
-        coef = solve_item_weights(
+        coef = solve_penalized_weights(
             X,
-            self.reg_X + self.reg_E,
+            total,
+            self.dropout,
             "reg_X + reg_E",
             lambda: l3ae_weights(
-                gram_matrix(X, dtype), self.reg_X, self.reg_E, correlation
+                gram_matrix(X, dtype),
+                self.reg_X,
+                self.reg_E,
+                correlation,
+                dropout=self.dropout,
+                xi=self.xi,
             ),
         )
         self.coef_ = coef

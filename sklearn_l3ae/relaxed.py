@@ -1,0 +1,380 @@
+"""Relaxed and denoising linear autoencoders: RLAE, DLAE/EDLAE and RDLAE.
+
+One closed form covers the family (:func:`~sklearn_l3ae._closed_form.rdlae_weights`):
+
+``B = argmin ||X − XB||² + ||Λ^{1/2} B||²  s.t. diag(B) ≤ ξ``,
+``Λ = λI + (p / (1 − p))·diagMat(diag(XᵀX))``
+
+=====================  ==========  ===========  =====================
+paper name             ``reg``     ``dropout``  ``xi``
+=====================  ==========  ===========  =====================
+EASE (Steck 2019)      λ           0            0
+ridge LAE              λ           0            None (unconstrained)
+RLAE (Moon 2023)       λ           0            ξ
+DLAE (Steck 2020)      λ           p            None
+EDLAE (Steck 2020)     λ           p            0
+RDLAE (Moon 2023)      λ           p            ξ
+=====================  ==========  ===========  =====================
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
+
+from ._base import (
+    ItemItemRecommender,
+    check_float_dtype,
+    check_regularization,
+    solve_item_weights,
+)
+from ._closed_form import NotPositiveDefiniteError, gram_matrix, rdlae_weights
+
+_DROPOUT = Interval(Real, 0, 1, closed="left")
+_XI = Interval(Real, 0, None, closed="left")
+
+
+def check_penalty(X, reg, dropout, param_text):
+    """Refuse, before any dense work, a penalty that cannot make XᵀX + Λ definite.
+
+    Without dropout this is :func:`~sklearn_l3ae._base.check_regularization`.
+    With dropout, ``XᵀX + Λ`` can be definite for ``reg <= 0`` even when
+    ``XᵀX`` is singular, except that an item without interactions keeps the
+    diagonal entry ``reg`` alone.
+    """
+    if not dropout:
+        check_regularization(X, reg, param_text)
+        return
+    if reg > 0:
+        return
+    counts = np.asarray(abs(X).sum(axis=0)).ravel()
+    if (counts == 0).any():
+        item = int(np.flatnonzero(counts == 0)[0])
+        raise ValueError(
+            f"XᵀX + Λ must be positive definite, but item column {item} has no "
+            f"interactions, so its diagonal entry is {param_text} = {reg:g} "
+            f"whatever the dropout: choose {param_text} > 0."
+        )
+
+
+def solve_penalized_weights(X, reg, dropout, param_text, solve):
+    """Run ``solve()``; turn a failed Cholesky into an actionable ValueError.
+
+    Without dropout the diagnosis of
+    :func:`~sklearn_l3ae._base.solve_item_weights` applies (a uniform shift of
+    ``XᵀX``); with dropout the penalty is not uniform and the message says so.
+    """
+    if not dropout:
+        return solve_item_weights(X, reg, param_text, solve)
+    try:
+        return solve()
+    except NotPositiveDefiniteError as exc:
+        raise ValueError(
+            f"XᵀX + Λ with Λ = ({param_text})·I + dropout / (1 − dropout)·"
+            f"diagMat(diag(XᵀX)), {param_text} = {reg:g} and dropout = "
+            f"{dropout:g}, is not positive definite in {X.dtype} (the Cholesky "
+            f"factorization failed): increase {param_text} or dropout, or use "
+            "dtype=np.float64."
+        ) from exc
+
+
+class _RelaxedLinearAutoencoder(ItemItemRecommender):
+    """Shared fit of the RLAE / DLAE / RDLAE estimators.
+
+    Subclasses say which ``(dropout, xi)`` their parameters mean through
+    :meth:`_dropout_and_xi`.
+    """
+
+    def _dropout_and_xi(self):
+        raise NotImplementedError
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the item-item weights from interactions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Non-negative interactions.
+        y : None
+            Ignored; accepted so that ``GridSearchCV.fit(X, y_holdout)`` can
+            pass held-out interactions through to the scorers.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        dtype = check_float_dtype(self.dtype)
+        X = self._validate_interactions(X, reset=True, dtype=dtype)
+        dropout, xi = self._dropout_and_xi()
+        check_penalty(X, self.reg, dropout, "reg")
+        self.coef_ = solve_penalized_weights(
+            X,
+            self.reg,
+            dropout,
+            "reg",
+            lambda: rdlae_weights(
+                gram_matrix(X, dtype), self.reg, dropout=dropout, xi=xi
+            ),
+        )
+        self.item_popularity_ = self._item_popularity(X)
+        return self
+
+
+class RDLAERecommender(_RelaxedLinearAutoencoder):
+    """Relaxed denoising linear autoencoder (RDLAE), in closed form.
+
+    Learns ``B = argmin ||X − XB||² + ||Λ^{1/2} B||²  s.t. diag(B) ≤ ξ`` with
+    the dropout-emphasis penalty ``Λ = λI + (p/(1−p))·diagMat(diag(XᵀX))``.
+    With ``P = (XᵀX + Λ)⁻¹`` the solution is ``B = I − P·(Λ + diagMat(μ))``,
+    ``μ_j = max(0, (1 − P_jj Λ_jj − ξ) / P_jj)``: one Cholesky factorization.
+
+    * ``dropout`` (``p``): training on inputs with entries dropped with
+      probability ``p`` is, in expectation, the penalty ``Λ``; it penalizes
+      popular items' rows more, which counters popularity bias.
+    * ``xi`` (ξ): the self-weight ``B_jj`` may reach ξ.  ``xi=0`` forbids it
+      (EASE/EDLAE), ``xi=None`` lifts the constraint (DLAE, ridge).  For
+      ``reg >= 0`` the unconstrained diagonal lies in ``[0, 1]``, so
+      ``xi >= 1`` is the same as ``None``.  Moderate ξ (the paper: 0.1–0.6)
+      helps long-tail items, which the zero-diagonal constraint handicaps
+      most.
+
+    Parameters
+    ----------
+    reg : float, default=1000.0
+        λ.  ``XᵀX + Λ`` must be positive definite; the error says so otherwise.
+    dropout : float in [0, 1), default=0.2
+        Dropout probability ``p``.
+    xi : float >= 0 or None, default=0.6
+        Upper bound ξ on ``diag(B)``; ``None`` (or ``inf``) for none.
+    top_k : int, default=20
+        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of the fit and of the scores.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        Item-item weights ``B``; its diagonal is at most ξ.
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users who interacted with each item (used by the
+        head/tail scorers).
+    n_features_in_ : int
+        Number of items.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Item names, when ``X`` is a DataFrame with string column names.
+
+    See Also
+    --------
+    RLAERecommender : ``dropout=0``.
+    DLAERecommender : ``xi=None`` (DLAE) or ``xi=0`` (EDLAE).
+    EASERecommender : ``dropout=0, xi=0``.
+    L3AERecommender : Adds a pull towards a semantic item correlation; has
+        ``dropout`` and ``xi`` options too.
+
+    Notes
+    -----
+    Defaults are the official code's ML-20M setting of RDLAE
+    (``reg_p=1000, drop_p=0.2, xi=0.6``).
+
+    References
+    ----------
+    .. [1] J. Moon, H. Kim, J. Lee, "It's Enough: Relaxing Diagonal Constraints
+       in Linear Autoencoders for Recommendation", SIGIR 2023, arXiv:2305.12922.
+    .. [2] H. Steck, "Autoencoders that don't overfit towards the Identity",
+       NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae import RDLAERecommender
+    >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+    >>> model = RDLAERecommender(reg=1.0, dropout=0.2, xi=0.1, top_k=2).fit(X)
+    >>> np.diagonal(model.coef_).round(3)
+    array([0.1, 0.1, 0.1, 0.1], dtype=float32)
+    >>> model.predict([[1, 0, 0, 0]])
+    array([[1, 2]])
+    """
+
+    _parameter_constraints = {
+        "reg": [Interval(Real, None, None, closed="neither")],
+        "dropout": [_DROPOUT],
+        "xi": [_XI, None],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "dtype": "no_validation",
+    }
+
+    def __init__(self, reg=1000.0, *, dropout=0.2, xi=0.6, top_k=20, dtype=np.float32):
+        self.reg = reg
+        self.dropout = dropout
+        self.xi = xi
+        self.top_k = top_k
+        self.dtype = dtype
+
+    def _dropout_and_xi(self):
+        return self.dropout, self.xi
+
+
+class RLAERecommender(_RelaxedLinearAutoencoder):
+    """Relaxed linear autoencoder (RLAE): EASE with ``diag(B) ≤ ξ``.
+
+    Learns ``B = argmin ||X − XB||² + λ||B||²  s.t. diag(B) ≤ ξ``; with
+    ``P = (XᵀX + λI)⁻¹``, ``B = I − P·(λI + diagMat(μ))`` and
+    ``μ_j = max(0, (1 − λP_jj − ξ) / P_jj)``.  ``xi=0`` is EASE exactly;
+    ``xi=None`` (or, for ``reg >= 0``, ``xi >= 1``) the unconstrained ridge LAE
+    ``B = P·XᵀX``.  Between them, ξ trades the zero-diagonal constraint's
+    protection against the identity for accuracy on unpopular items.
+
+    Parameters
+    ----------
+    reg : float, default=1000.0
+        λ.  ``XᵀX + λI`` must be positive definite.
+    xi : float >= 0 or None, default=0.6
+        Upper bound ξ on ``diag(B)``; ``None`` (or ``inf``) for none.
+    top_k : int, default=20
+        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of the fit and of the scores.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        Item-item weights ``B``; its diagonal is at most ξ.
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users who interacted with each item (used by the
+        head/tail scorers).
+    n_features_in_ : int
+        Number of items.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Item names, when ``X`` is a DataFrame with string column names.
+
+    See Also
+    --------
+    RDLAERecommender : Adds dropout emphasis.
+    EASERecommender : ``xi=0``.
+
+    Notes
+    -----
+    Defaults are the official code's ML-20M setting of RLAE
+    (``reg_p=1000, xi=0.6``).
+
+    References
+    ----------
+    .. [1] J. Moon, H. Kim, J. Lee, "It's Enough: Relaxing Diagonal Constraints
+       in Linear Autoencoders for Recommendation", SIGIR 2023, arXiv:2305.12922.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae import EASERecommender, RLAERecommender
+    >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+    >>> relaxed = RLAERecommender(reg=1.0, xi=0.0, dtype=np.float64).fit(X)
+    >>> ease = EASERecommender(reg=1.0, dtype=np.float64).fit(X)
+    >>> bool(np.allclose(relaxed.coef_, ease.coef_))
+    True
+    """
+
+    _parameter_constraints = {
+        "reg": [Interval(Real, None, None, closed="neither")],
+        "xi": [_XI, None],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "dtype": "no_validation",
+    }
+
+    def __init__(self, reg=1000.0, *, xi=0.6, top_k=20, dtype=np.float32):
+        self.reg = reg
+        self.xi = xi
+        self.top_k = top_k
+        self.dtype = dtype
+
+    def _dropout_and_xi(self):
+        return 0.0, self.xi
+
+
+class DLAERecommender(_RelaxedLinearAutoencoder):
+    """Denoising linear autoencoder (DLAE, or EDLAE with ``zero_diagonal``).
+
+    Learns ``B = argmin ||X − XB||² + ||Λ^{1/2} B||²`` with the dropout
+    penalty ``Λ = λI + (p/(1−p))·diagMat(diag(XᵀX))``, i.e.
+    ``B = (XᵀX + Λ)⁻¹ XᵀX`` (DLAE).  With ``zero_diagonal=True`` the
+    constraint ``diag(B) = 0`` is added: ``B = I − P·diagMat(1 / diag(P))``,
+    ``P = (XᵀX + Λ)⁻¹``, Steck's emphasized denoising (EDLAE, full emphasis
+    on the dropped-out entries).
+
+    Parameters
+    ----------
+    reg : float, default=1000.0
+        λ.  ``XᵀX + Λ`` must be positive definite.
+    dropout : float in [0, 1), default=0.3
+        Dropout probability ``p``.
+    zero_diagonal : bool, default=False
+        ``True`` for EDLAE.
+    top_k : int, default=20
+        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of the fit and of the scores.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items, n_items)
+        Item-item weights ``B``; zero diagonal with ``zero_diagonal=True``.
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users who interacted with each item (used by the
+        head/tail scorers).
+    n_features_in_ : int
+        Number of items.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Item names, when ``X`` is a DataFrame with string column names.
+
+    See Also
+    --------
+    RDLAERecommender : Any bound ξ between the two (``xi=None`` is DLAE,
+        ``xi=0`` EDLAE).
+
+    Notes
+    -----
+    Defaults are the RDLAE authors' ML-20M setting of DLAE
+    (``reg_p=1000, drop_p=0.3``); for EDLAE they use ``reg_p=400``.
+
+    References
+    ----------
+    .. [1] H. Steck, "Autoencoders that don't overfit towards the Identity",
+       NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae import DLAERecommender
+    >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+    >>> model = DLAERecommender(reg=1.0, dropout=0.3, zero_diagonal=True).fit(X)
+    >>> np.diagonal(model.coef_)
+    array([0., 0., 0., 0.], dtype=float32)
+    """
+
+    _parameter_constraints = {
+        "reg": [Interval(Real, None, None, closed="neither")],
+        "dropout": [_DROPOUT],
+        "zero_diagonal": ["boolean"],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "dtype": "no_validation",
+    }
+
+    def __init__(
+        self,
+        reg=1000.0,
+        *,
+        dropout=0.3,
+        zero_diagonal=False,
+        top_k=20,
+        dtype=np.float32,
+    ):
+        self.reg = reg
+        self.dropout = dropout
+        self.zero_diagonal = zero_diagonal
+        self.top_k = top_k
+        self.dtype = dtype
+
+    def _dropout_and_xi(self):
+        return self.dropout, 0.0 if self.zero_diagonal else None
