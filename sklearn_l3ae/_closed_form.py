@@ -465,3 +465,18 @@ def anisotropy_control_matrix(embeddings, reg):
     V = V[:, ::-1]
     W = (V / np.sqrt(1.0 + eigenvalues / reg)) @ V.T
     return (W + W.T) / 2.0, np.sqrt(eigenvalues)
+
+
+def add_outer_product_inplace(A, factor):
+    """``A += factor @ factor.T`` in place, in row blocks (no n x n temporary).
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, n)
+    factor : ndarray of shape (n, d)
+    """
+    factor = np.asarray(factor, dtype=A.dtype)
+    step = _row_block(A.shape[0], A.shape[1], A.itemsize)
+    for start in range(0, A.shape[0], step):
+        A[start : start + step] += factor[start : start + step] @ factor.T
+    return A
