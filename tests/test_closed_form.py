@@ -1,4 +1,8 @@
-"""The private closed forms against dense float64 transcriptions of the paper."""
+"""The private closed forms against dense float64 transcriptions of the papers.
+
+The relaxed/dropout variants are also checked against a generic bounded
+optimizer (L-BFGS-B over all entries of B), which knows no closed form.
+"""
 
 import numpy as np
 import pytest
@@ -8,19 +12,27 @@ from sklearn_l3ae import _closed_form
 from sklearn_l3ae._closed_form import (
     LowRankCorrelation,
     NotPositiveDefiniteError,
+    anisotropy_control_matrix,
     dense_correlation,
+    dropout_penalty,
     ease_weights,
     gram_matrix,
     l3ae_weights,
+    rdlae_weights,
     semantic_correlation,
     spd_inverse_inplace,
 )
 
 from ._reference import (
+    dropout_penalty_reference,
     ease_reference,
     l3ae_reference,
+    l3ae_relaxed_reference,
+    optimizer_weights,
     random_interactions,
+    rdlae_reference,
     relative_error,
+    ridge_lae_reference,
     semantic_reference,
 )
 
@@ -172,3 +184,215 @@ def test_l3ae_weights_raise_when_shift_makes_gram_indefinite():
     X = random_interactions(np.random.default_rng(8), 10, 20)
     with pytest.raises(NotPositiveDefiniteError):
         l3ae_weights(gram_matrix(X, np.float64), -5.0, 1.0, None)
+
+
+# ---- relaxed diagonal (RLAE) and dropout emphasis (DLAE/EDLAE/RDLAE) --------
+
+
+def test_dropout_penalty_matches_steck():
+    X = random_interactions(np.random.default_rng(9), 40, 12)
+    penalty = dropout_penalty(np.diag(X.T @ X), 3.0, 0.25)
+    np.testing.assert_allclose(
+        np.diag(penalty), dropout_penalty_reference(X, 3.0, 0.25), rtol=1e-14
+    )
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize(
+    "reg, dropout, xi",
+    [(7.0, 0.0, 0.3), (7.0, 0.3, 0.0), (2.0, 0.2, 0.1), (2.0, 0.5, None)],
+)
+def test_rdlae_weights_match_paper(dtype, tol, reg, dropout, xi):
+    X = random_interactions(np.random.default_rng(10), 120, 35)
+    B = rdlae_weights(gram_matrix(X, dtype), reg, dropout=dropout, xi=xi)
+    assert B.dtype == dtype
+    assert relative_error(B, rdlae_reference(X, reg, dropout, xi)) < tol
+    if xi is not None:
+        assert np.diagonal(B).max() <= xi
+
+
+def test_rlae_with_zero_xi_is_exactly_ease():
+    X = random_interactions(np.random.default_rng(11), 80, 30)
+    expected = ease_weights(gram_matrix(X, np.float32), 5.0)
+    np.testing.assert_array_equal(
+        rdlae_weights(gram_matrix(X, np.float32), 5.0, xi=0.0), expected
+    )
+    assert relative_error(expected, ease_reference(X, 5.0)) < 1e-5
+
+
+@pytest.mark.parametrize("xi", [None, np.inf, 1.0, 25.0])
+def test_unconstrained_rlae_is_the_ridge_autoencoder(xi):
+    """The unconstrained diagonal lies in [0, 1], so any ξ >= 1 is inactive."""
+    X = random_interactions(np.random.default_rng(12), 80, 30)
+    B = rdlae_weights(gram_matrix(X, np.float64), 4.0, xi=xi)
+    assert relative_error(B, ridge_lae_reference(X, 4.0)) < 1e-10
+
+
+def test_edlae_is_the_zero_diagonal_solution_with_dropout_penalty():
+    X = random_interactions(np.random.default_rng(13), 90, 25)
+    Lam = dropout_penalty_reference(X, 2.0, 0.3)
+    P = np.linalg.inv(X.T @ X + Lam)
+    expected = np.eye(25) - P / np.diag(P)[None, :]
+    B = rdlae_weights(gram_matrix(X, np.float64), 2.0, dropout=0.3, xi=0.0)
+    assert relative_error(B, expected) < 1e-10
+    np.testing.assert_array_equal(np.diagonal(B), 0.0)
+
+
+def test_relaxed_l3ae_reference_reduces_to_the_paper():
+    """The reference transcriptions agree where their models coincide."""
+    rng = np.random.default_rng(14)
+    X = random_interactions(rng, 60, 10)
+    C = semantic_reference(rng.standard_normal((10, 3)), 1.0)
+    assert (
+        relative_error(
+            l3ae_relaxed_reference(X, C, -1.0, 5.0), l3ae_reference(X, C, -1.0, 5.0)
+        )
+        < 1e-12
+    )
+    zero = np.zeros((10, 10))
+    assert (
+        relative_error(
+            l3ae_relaxed_reference(X, zero, 2.0, 0.0, 0.2, 0.3),
+            rdlae_reference(X, 2.0, 0.2, 0.3),
+        )
+        < 1e-12
+    )
+
+
+@pytest.mark.parametrize("structured", [True, False])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-8), (np.float32, 1e-4)])
+@pytest.mark.parametrize(
+    "reg_X, reg_E, dropout, xi",
+    [(-3.0, 10.0, 0.2, 0.0), (5.0, 0.5, 0.0, 0.1), (0.0, 300.0, 0.4, None)],
+)
+def test_relaxed_l3ae_weights_match_reference(
+    structured, dtype, tol, reg_X, reg_E, dropout, xi, tiny_blocks
+):
+    rng = np.random.default_rng(4)
+    X = random_interactions(rng, 150, 45)
+    F = rng.standard_normal((45, 6))
+    factors = semantic_correlation(F, 2.0, dtype)
+    B = l3ae_weights(
+        gram_matrix(sparse.csr_array(X), dtype),
+        reg_X,
+        reg_E,
+        factors if structured else dense_correlation(factors, dtype),
+        dropout=dropout,
+        xi=xi,
+    )
+    assert B.dtype == dtype
+    C = semantic_reference(F, 2.0)
+    expected = l3ae_relaxed_reference(X, C, reg_X, reg_E, dropout, xi)
+    assert relative_error(B, expected) < tol
+
+
+@pytest.mark.parametrize("structured", [True, False])
+def test_l3ae_default_options_run_the_paper_formula_bit_for_bit(structured):
+    rng = np.random.default_rng(15)
+    X = random_interactions(rng, 70, 20)
+    factors = semantic_correlation(rng.standard_normal((20, 4)), 1.0, np.float32)
+    C = factors if structured else dense_correlation(factors, np.float32)
+    plain = l3ae_weights(gram_matrix(X, np.float32), -2.0, 9.0, C)
+    explicit = l3ae_weights(gram_matrix(X, np.float32), -2.0, 9.0, C, xi=0.0)
+    np.testing.assert_array_equal(plain, explicit)
+    assert (
+        relative_error(plain, l3ae_reference(X, dense_correlation(factors), -2.0, 9.0))
+        < 1e-4
+    )
+
+
+def _bounds(xi):
+    return (None, None) if xi is None else (-xi, xi)
+
+
+# n_items 5-8; each case is (n_users, n_items, reg_X, reg_E, dropout, xi).
+_OPTIMIZER_CASES = [
+    (40, 6, 2.0, 0.0, 0.0, 0.0),  # EASE
+    (40, 6, 2.0, 0.0, 0.0, 0.2),  # RLAE
+    (40, 6, 2.0, 0.0, 0.0, None),  # ridge LAE
+    (50, 7, 1.0, 0.0, 0.3, None),  # DLAE
+    (50, 7, 1.0, 0.0, 0.3, 0.0),  # EDLAE
+    (50, 7, 1.0, 0.0, 0.3, 0.15),  # RDLAE
+    (60, 8, -1.0, 6.0, 0.0, 0.0),  # L3AE
+    (60, 8, -1.0, 6.0, 0.25, 0.1),  # L3AE + dropout + ξ
+    (30, 5, 0.5, 20.0, 0.5, None),  # L3AE + dropout, unconstrained
+]
+
+
+@pytest.mark.parametrize(
+    "n_users, n_items, reg_X, reg_E, dropout, xi", _OPTIMIZER_CASES
+)
+def test_closed_forms_match_a_generic_optimizer(
+    n_users, n_items, reg_X, reg_E, dropout, xi
+):
+    rng = np.random.default_rng(n_items)
+    X = random_interactions(rng, n_users, n_items, density=0.3)
+    factors = semantic_correlation(rng.standard_normal((n_items, 3)), 0.5, np.float64)
+    C = dense_correlation(factors, np.float64)
+    B = l3ae_weights(
+        gram_matrix(X, np.float64), reg_X, reg_E, factors, dropout=dropout, xi=xi
+    )
+    penalty = np.diag(dropout_penalty_reference(X, reg_X, dropout))
+    solved = optimizer_weights(X, penalty, reg_E, C, _bounds(xi))
+    assert np.max(np.abs(B - solved)) < 1e-6
+
+
+def test_lower_diagonal_bound_matches_the_optimizer():
+    """A C that pushes self-weights below 0: the bound −ξ becomes active.
+
+    There ξ = 0 is the paper's equality constraint, not merely diag(B) ≤ 0.
+    """
+    rng = np.random.default_rng(16)
+    X = random_interactions(rng, 40, 6, density=0.3)
+    C = -3.0 * (np.ones((6, 6)) - np.eye(6)) + 0.5 * rng.standard_normal((6, 6))
+    reg_X, reg_E = 1.0, 30.0
+    G = X.T @ X
+    unconstrained = np.linalg.solve(G + (reg_X + reg_E) * np.eye(6), G + reg_E * C)
+    assert np.diagonal(unconstrained).min() < -0.1
+    penalty = np.full(6, reg_X)
+    for xi in (0.0, 0.1):
+        B = l3ae_weights(gram_matrix(X, np.float64), reg_X, reg_E, C, xi=xi)
+        assert (
+            np.max(np.abs(B - optimizer_weights(X, penalty, reg_E, C, (-xi, xi))))
+            < 1e-6
+        )
+        assert np.diagonal(B).min() == pytest.approx(-xi)
+    np.testing.assert_array_equal(
+        np.diagonal(l3ae_weights(gram_matrix(X, np.float64), reg_X, reg_E, C)), 0.0
+    )
+    assert (
+        relative_error(
+            l3ae_weights(gram_matrix(X, np.float64), reg_X, reg_E, C),
+            l3ae_reference(X, C, reg_X, reg_E),
+        )
+        < 1e-10
+    )
+
+
+def test_dropout_makes_a_singular_gram_definite():
+    """Λ = p/(1−p)·diag(XᵀX) can make XᵀX + Λ definite with a negative λ."""
+    X = random_interactions(np.random.default_rng(17), 10, 20, density=0.4)
+    with pytest.raises(NotPositiveDefiniteError):
+        rdlae_weights(gram_matrix(X, np.float64), -0.05)
+    B = rdlae_weights(gram_matrix(X, np.float64), -0.05, dropout=0.5, xi=0.0)
+    assert relative_error(B, rdlae_reference(X, -0.05, 0.5, 0.0)) < 1e-8
+
+
+# ---- anisotropy control ------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_items, dim", [(50, 8), (6, 10)])
+def test_anisotropy_control_is_the_square_root_of_the_ridge_autoencoder(n_items, dim):
+    F = np.random.default_rng(18).standard_normal((n_items, dim)) + 2.0
+    reg = 3.0
+    W, singular_values = anisotropy_control_matrix(F, reg)
+    np.testing.assert_array_equal(W, W.T)
+    Z = F @ W
+    B = np.linalg.solve(F.T @ F + reg * np.eye(dim), F.T).T @ F.T  # F(FᵀF+λI)⁻¹Fᵀ
+    assert relative_error(Z @ Z.T / reg, B) < 1e-10
+    expected = np.linalg.svd(F, compute_uv=False)
+    np.testing.assert_allclose(singular_values[: len(expected)], expected, rtol=1e-10)
+    shrunk = np.linalg.svd(Z, compute_uv=False)
+    np.testing.assert_allclose(
+        shrunk, expected / np.sqrt(1 + expected**2 / reg), rtol=1e-8, atol=1e-12
+    )
