@@ -2,7 +2,16 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_l3ae import EASERecommender, L3AERecommender, SemanticCorrelation
+from sklearn_l3ae import (
+    AnisotropyControl,
+    DLAERecommender,
+    EASERecommender,
+    L3AERecommender,
+    RDLAERecommender,
+    RLAERecommender,
+    SemanticCorrelation,
+)
+from sklearn_l3ae._base import ItemItemRecommender
 
 # The recommenders' `score(X, y)` compares rankings with a held-out interaction
 # matrix of X's shape; sklearn's check passes a 1-D class-label vector instead.
@@ -25,7 +34,7 @@ _RECOMMENDER_XFAILS = {
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, (EASERecommender, L3AERecommender)):
+    if isinstance(estimator, ItemItemRecommender):
         return _RECOMMENDER_XFAILS
     return {}
 
@@ -34,7 +43,13 @@ def _expected_failed_checks(estimator):
     [
         EASERecommender(reg=1.0),
         L3AERecommender(reg_X=0.5, reg_E=0.5),
+        L3AERecommender(reg_X=0.5, reg_E=0.5, dropout=0.3, xi=0.2),
+        RLAERecommender(reg=1.0),
+        DLAERecommender(reg=1.0),
+        DLAERecommender(reg=1.0, zero_diagonal=True),
+        RDLAERecommender(reg=1.0),
         SemanticCorrelation(reg=1.0),
+        AnisotropyControl(reg=1.0),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
