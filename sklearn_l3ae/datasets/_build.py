@@ -84,6 +84,20 @@ def k_core_mask(users, items, k):
         keep = kept
 
 
+def _latest_row_per_pair(user_codes, item_codes, n_items, timestamps):
+    """Index of the row kept for each distinct (user, item) pair, pair-sorted.
+
+    The kept row is the one with the largest timestamp and, among equal
+    timestamps (or without timestamps), the last one in the file.
+    """
+    pair = user_codes * n_items + item_codes
+    # Sorting by pair, then time, then (stable sort) file position puts the
+    # row to keep last in each run of equal pairs.
+    order = np.lexsort((pair,) if timestamps is None else (timestamps, pair))
+    pair = pair[order]
+    return order[np.append(pair[1:] != pair[:-1], True)]
+
+
 def _csr(values, rows, cols, shape):
     """csr_array of already (row, col)-sorted, distinct entries, kept as given
     (a rating or timestamp of 0 stays stored, like X's 1)."""
@@ -142,14 +156,7 @@ def build_dataset(
     _check_ids(users, user_codes, "user id", where)
     _check_ids(items, item_codes, "item id", where)
 
-    # Repeated (user, item) rows: sorting by pair, then time, then (stable)
-    # file position puts the row to keep last in each run of equal pairs.
-    pair = user_codes * items.size + item_codes
-    keys = (pair,) if timestamps is None else (timestamps, pair)
-    order = np.lexsort(keys)
-    pair = pair[order]
-    last = np.append(pair[1:] != pair[:-1], True)
-    kept_rows = order[last]
+    kept_rows = _latest_row_per_pair(user_codes, item_codes, items.size, timestamps)
     user_codes, item_codes = user_codes[kept_rows], item_codes[kept_rows]
     ratings = None if ratings is None else ratings[kept_rows]
     timestamps = None if timestamps is None else timestamps[kept_rows]
@@ -202,24 +209,25 @@ def build_dataset(
         ratings = _csr(ratings[keep].astype(np.float32), *cells)
     if timestamps is not None:
         timestamps = _csr(timestamps[keep].astype(np.int64), *cells)
-    density = X.nnz / (shape[0] * n_warm)
-    descr = (
-        f"{name}: {shape[0]} users x {shape[1]} items, {X.nnz} interactions "
-        f"(density {density:.3%} over the {n_warm} items with interactions"
-        + (
-            f"; the last {shape[1] - n_warm} columns are cold catalog items)"
-            if include_cold_items
-            else ")"
-        )
-        + f".\nInteractions: {source} ({n_rows} rows, {n_pairs} distinct "
-        "(user, item) pairs; a repeated pair keeps its latest row)"
-        f".\nItem texts: {catalog_source}.\nRatings: "
-        + ("yes" if ratings is not None else "no")
-        + ", timestamps: "
-        + ("yes" if timestamps is not None else "no")
-        + f".\nFilters: {filters}, include_cold_items={include_cold_items!r}.\n"
-        "Rows are users and columns items, each in sorted id order (cold items "
-        "after the others).\n"
+    descr = "\n".join(
+        [
+            f"{name}: {shape[0]} users x {shape[1]} items, {X.nnz} interactions "
+            f"(density {X.nnz / (shape[0] * n_warm):.3%} over the {n_warm} items "
+            "with interactions).",
+            f"Interactions: {source} ({n_rows} rows, {n_pairs} distinct (user, "
+            "item) pairs; a repeated pair keeps its latest row).",
+            f"Item texts: {catalog_source}.",
+            f"Ratings: {'no' if ratings is None else 'yes'}, timestamps: "
+            f"{'no' if timestamps is None else 'yes'}.",
+            f"Filters: {filters}, include_cold_items={include_cold_items!r}.",
+            "Rows are users and columns items, each in sorted id order"
+            + (
+                f"; the last {shape[1] - n_warm} columns are cold catalog items "
+                "(no interaction), in sorted id order too."
+                if include_cold_items
+                else "."
+            ),
+        ]
     )
     titles = np.empty(items.size, dtype=object)
     texts = np.empty(items.size, dtype=object)

@@ -121,7 +121,6 @@ class CsvTable:
             )
         with _gc_paused():
             columns = list(zip(*rows, strict=True)) if rows else [()] * width
-        self.n_rows = len(rows)
         self.columns = {
             name: columns[header.index(name)]
             for name in (*required, *optional)
@@ -176,7 +175,6 @@ class DelimitedLines:
             )
         with _gc_paused():
             self.columns = list(zip(*rows, strict=True)) if rows else [()] * n_fields
-        self.n_rows = len(rows)
 
     def where(self, index):
         """``"<file>, line <n>"`` of record ``index`` (0-based)."""
