@@ -14,7 +14,7 @@ from .._base import (
 )
 from .._closed_form import (
     LowRankCorrelation,
-    _row_block,
+    add_outer_product_inplace,
     dense_correlation,
     ease_weights,
     gram_matrix,
@@ -28,16 +28,6 @@ _ITEM_DATA_CONSTRAINTS = {
     "top_k": [Interval(Integral, 1, None, closed="left")],
     "dtype": "no_validation",
 }
-
-
-# TODO(integration): move into _closed_form once the concurrent edits there land.
-def add_outer_product_inplace(A, factor):
-    """``A += factor @ factor.T`` in place, in row blocks (no n x n temporary)."""
-    factor = np.asarray(factor, dtype=A.dtype)
-    step = _row_block(A.shape[0], A.shape[1], A.itemsize)
-    for start in range(0, A.shape[0], step):
-        A[start : start + step] += factor[start : start + step] @ factor.T
-    return A
 
 
 def _fitted_correlation(owner, semantic, item_texts, item_embeddings, n_items, dtype):
