@@ -101,14 +101,14 @@ class AnisotropyControl(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    transform_matrix_ : ndarray of shape (n_features_in_, n_features_in_)
+    transform_matrix_ : ndarray of shape (`n_features_in_`, `n_features_in_`)
         ``W``, symmetric.
-    singular_values_ : ndarray of shape (n_features_in_,)
+    singular_values_ : ndarray of shape (`n_features_in_`,)
         Singular values σ of the fitted embeddings, descending; the
         transformed ones are ``σ / sqrt(1 + σ²/λ)``.
     n_features_in_ : int
         Embedding dimension d.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when ``X`` has string column names.
 
     See Also

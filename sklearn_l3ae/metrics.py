@@ -9,13 +9,13 @@ slot, e.g. the output of ``predict``).
 Definitions, for one user with held-out set ``L`` and ranked list
 ``i_1, i_2, …`` (``rel_r = 1`` if ``i_r ∈ L``, else 0):
 
-- Recall@K = Σ_{r ≤ K} rel_r / |L|.  The denominator is |L|, as in the paper
-  and its official code, not min(K, |L|): a user with more than K held-out
-  items cannot reach 1.
-- Precision@K = Σ_{r ≤ K} rel_r / K.
-- NDCG@K = DCG / IDCG with binary gains, DCG = Σ_{r ≤ K} rel_r / log2(r + 1)
-  and IDCG the DCG of min(K, |L|) hits.
-- MAP@K: AP@K = Σ_{r ≤ K} P@r · rel_r / min(K, |L|).
+- Recall@K = ``Σ_{r ≤ K} rel_r / |L|``.  The denominator is ``|L|``, as in
+  the paper and its official code, not ``min(K, |L|)``: a user with more than
+  K held-out items cannot reach 1.
+- Precision@K = ``Σ_{r ≤ K} rel_r / K``.
+- NDCG@K = DCG / IDCG with binary gains, ``DCG = Σ_{r ≤ K} rel_r / log2(r + 1)``
+  and IDCG the DCG of ``min(K, |L|)`` hits.
+- MAP@K: ``AP@K = Σ_{r ≤ K} P@r · rel_r / min(K, |L|)``.
 - MRR@K = 1 / (rank of the first hit), 0 without a hit in the top K.
 - HitRate@K = 1 if there is a hit in the top K, else 0.
 - Coverage@K (catalog coverage) = fraction of the items that appear in the
@@ -456,6 +456,7 @@ Raises
 ------
 ValueError
     If no user has a relevant held-out item, or on invalid input.
+
 """
 
 
@@ -472,10 +473,10 @@ def _with_parameters(function):
 def recall_at_k(
     y_true, y_score=None, *, k, top_items=None, item_mask=None, X_seen=None
 ):
-    """Recall@K = |top-K ∩ held-out| / |held-out|, averaged over users.
+    """Recall@K = ``|top-K ∩ held-out| / |held-out|``, averaged over users.
 
-    The denominator is the number of held-out items, not min(K, |held-out|)
-    (paper and official code).
+    The denominator is the number of held-out items, not
+    ``min(K, |held-out|)`` (paper and official code).
 
     {parameters}
     See Also
@@ -499,7 +500,7 @@ def ndcg_at_k(y_true, y_score=None, *, k, top_items=None, item_mask=None, X_seen
     """NDCG@K with binary gains, averaged over users.
 
     ``DCG = Σ_{r ≤ K} rel_r / log2(r + 1)``; ``IDCG`` is the DCG of
-    min(K, |held-out|) hits.
+    ``min(K, |held-out|)`` hits.
 
     {parameters}
     See Also
@@ -521,7 +522,7 @@ def ndcg_at_k(y_true, y_score=None, *, k, top_items=None, item_mask=None, X_seen
 def precision_at_k(
     y_true, y_score=None, *, k, top_items=None, item_mask=None, X_seen=None
 ):
-    """Precision@K = |top-K ∩ held-out| / K, averaged over users.
+    """Precision@K = ``|top-K ∩ held-out| / K``, averaged over users.
 
     {parameters}
     Examples
@@ -535,7 +536,7 @@ def precision_at_k(
 
 @_with_parameters
 def map_at_k(y_true, y_score=None, *, k, top_items=None, item_mask=None, X_seen=None):
-    """Mean average precision: AP@K = Σ_{r ≤ K} P@r · rel_r / min(K, |held-out|).
+    """Mean average precision: ``AP@K = Σ_{r ≤ K} P@r · rel_r / min(K, |held-out|)``.
 
     {parameters}
     Examples

@@ -437,7 +437,7 @@ class SentenceEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        embeddings : ndarray of shape (n_texts, embedding_dim_), dtype float32
+        embeddings : ndarray of shape (n_texts, `embedding_dim_`), dtype float32
         """
         check_is_fitted(self)
         texts = _check_texts(X)
