@@ -7,7 +7,8 @@ and the linear autoencoders :class:`EASERecommender`,
 :class:`RLAERecommender`, :class:`DLAERecommender` and
 :class:`RDLAERecommender`.  Ranking metrics live in
 :mod:`sklearn_l3ae.metrics`, interaction splitters in
-:mod:`sklearn_l3ae.model_selection`.
+:mod:`sklearn_l3ae.model_selection`.  :func:`save` and :func:`load` store
+fitted recommenders in a pickle-free file (:mod:`sklearn_l3ae.persistence`).
 """
 
 from ._closed_form import LowRankCorrelation, NotPositiveDefiniteError
@@ -15,6 +16,7 @@ from .anisotropy import AnisotropyControl, mean_cosine_similarity
 from .ease import EASERecommender
 from .evaluation import RankingReport, evaluate
 from .l3ae import L3AERecommender
+from .persistence import load, save
 from .relaxed import DLAERecommender, RDLAERecommender, RLAERecommender
 from .scoring import make_ranking_scorer
 from .semantic_correlation import SemanticCorrelation
@@ -36,6 +38,8 @@ __all__ = [
     "SentenceEncoder",
     "__version__",
     "evaluate",
+    "load",
     "make_ranking_scorer",
     "mean_cosine_similarity",
+    "save",
 ]

@@ -1,13 +1,16 @@
-"""Shared machinery of the item-item recommenders: validation and scoring."""
+"""Shared machinery of the recommenders: validation, scoring and ranking."""
+
+from numbers import Integral
 
 import numpy as np
 from scipy import sparse
 from scipy.linalg import eigh
 from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
-from ._closed_form import NotPositiveDefiniteError, gram_matrix
-from ._ranking import mask_seen_inplace, top_k_indices
+from ._closed_form import LowRankCorrelation, NotPositiveDefiniteError, gram_matrix
+from ._ranking import mask_seen_inplace, top_k, top_k_indices
 from .metrics import ndcg_at_k
 
 # Users are scored in batches of about this many bytes of dense scores.
@@ -101,6 +104,44 @@ def solve_item_weights(X, total, param_text, solve):
         raise ValueError(_gram_diagnosis(X, total, param_text)) from exc
 
 
+def _check_count(value, name):
+    """``value`` as an int >= 1, or a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _label_array(item_ids, n_items, owner):
+    """``item_ids`` as a 1-D array of unique str or int labels, one per item."""
+    ids = np.asarray(item_ids)
+    if ids.dtype == object:
+        values = ids.ravel().tolist()
+        if all(isinstance(value, str) for value in values):
+            ids = ids.astype(str)
+        elif all(
+            isinstance(value, Integral) and not isinstance(value, bool)
+            for value in values
+        ):
+            ids = ids.astype(np.int64)
+    if ids.ndim != 1 or ids.dtype.kind not in "iuU":
+        raise ValueError(
+            f"{owner}'s item_ids must be a 1-D sequence of str or int labels, "
+            f"one per item column of X; got {ids.ndim}-D values of dtype {ids.dtype}."
+        )
+    if len(ids) != n_items:
+        raise ValueError(
+            f"item_ids has {len(ids)} entries but X has {n_items} item columns; "
+            "pass one label per item column of X, in column order."
+        )
+    labels, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            f"item_ids must be unique, but {labels[counts > 1][0]!r} appears "
+            f"{counts[counts > 1][0]} times."
+        )
+    return ids
+
+
 class BaseRecommender(BaseEstimator):
     """Base class of the recommenders: validation, batched scoring, ranking.
 
@@ -108,7 +149,13 @@ class BaseRecommender(BaseEstimator):
     ``n_features_in_`` of :func:`~sklearn.utils.validation.validate_data`),
     ``_scores_dtype`` and ``_raw_scores(X_batch, rows)``, the dense scores
     of a batch of users (rows ``rows`` of the validated input) before seen
-    items are masked.
+    items are masked.  Their ``item_ids`` constructor parameter, if any,
+    becomes ``item_ids_`` when ``fit`` validates ``X``.
+
+    Items given to and returned by :meth:`recommend` (and the item-item
+    models' ``similar_items`` and ``explain``) are item labels when the
+    model knows them (``item_ids_``), column indices otherwise;
+    ``as_labels=False`` asks for column indices anyway.
     """
 
     def __sklearn_tags__(self):
@@ -127,7 +174,89 @@ class BaseRecommender(BaseEstimator):
             reset=reset,
         )
         check_non_negative(X, f"{type(self).__name__} (interaction matrix X)")
+        if reset:
+            self.item_ids_ = self._fitted_item_ids(X.shape[1])
         return X
+
+    def _fitted_item_ids(self, n_items):
+        """``item_ids``, else the DataFrame column names of ``X``, else None."""
+        owner = type(self).__name__
+        names = getattr(self, "feature_names_in_", None)
+        item_ids = getattr(self, "item_ids", None)
+        if item_ids is None:
+            return None if names is None else _label_array(names, n_items, owner)
+        ids = _label_array(item_ids, n_items, owner)
+        if names is not None and not np.array_equal(ids.astype(str), names.astype(str)):
+            raise ValueError(
+                f"{owner} got item_ids that differ from the column names of the "
+                "DataFrame X; pass one of them, or the same labels in both."
+            )
+        return ids
+
+    def _labels(self, as_labels):
+        """The item labels to use (``item_ids_``) or None for column indices."""
+        if as_labels not in (None, True, False):
+            raise ValueError(
+                f"as_labels must be None, True or False, got {as_labels!r}."
+            )
+        labels = getattr(self, "item_ids_", None)
+        if as_labels and labels is None:
+            raise ValueError(
+                f"as_labels=True, but this {type(self).__name__} knows no item "
+                "labels: pass item_ids=... to its constructor, or fit it on a "
+                "DataFrame with the item labels as column names."
+            )
+        return labels if as_labels is not False else None
+
+    def _item_indices(self, items, labels, name):
+        """Column indices of ``items`` (labels, or indices when ``labels`` is None).
+
+        Keeps the shape of ``items`` (a scalar gives a 0-d array).
+        """
+        values = np.asarray(items)
+        if values.ndim > 1:
+            raise ValueError(
+                f"{name} must be one item or a 1-D sequence of items, got an "
+                f"array of shape {values.shape}."
+            )
+        n_items = self.n_features_in_
+        if values.size == 0:
+            return np.zeros(values.shape, dtype=np.int64)
+        if labels is None:
+            if values.dtype.kind not in "iu":
+                raise ValueError(
+                    f"{name} must be item column indices (integers), got values "
+                    f"of dtype {values.dtype}: this model knows no item labels."
+                )
+            indices = values.astype(np.int64)
+            outside = indices[(indices < 0) | (indices >= n_items)]
+            if outside.size:
+                raise ValueError(
+                    f"{name} has item indices out of range [0, {n_items}): "
+                    f"{outside[:5].tolist()}."
+                )
+            return indices
+        position = dict(zip(labels.tolist(), range(len(labels)), strict=True))
+        flat = values.ravel().tolist()
+        unknown = [value for value in flat if value not in position]
+        if unknown:
+            raise ValueError(
+                f"{name} has {len(unknown)} unknown item ids (first: "
+                f"{unknown[:5]}); items are given by their labels (item_ids_) "
+                "here: pass as_labels=False to give column indices instead."
+            )
+        return np.array([position[value] for value in flat], dtype=np.int64).reshape(
+            values.shape
+        )
+
+    @staticmethod
+    def _labelled(indices, labels):
+        """``indices`` as labels (``-1`` padding becomes ``""`` or ``-1``)."""
+        if labels is None:
+            return indices
+        items = labels[indices]
+        items[indices < 0] = "" if labels.dtype.kind == "U" else -1
+        return items
 
     @staticmethod
     def _item_popularity(X):
@@ -237,6 +366,80 @@ class BaseRecommender(BaseEstimator):
         top_items = self._top_items(X)
         return ndcg_at_k(y, top_items=top_items, k=top_items.shape[1])
 
+    def recommend(
+        self, X_users, n=10, *, filter_seen=True, filter_items=None, as_labels=None
+    ):
+        """The ``n`` best items for each user, with their scores, best first.
+
+        The verb of the `implicit` package, for a batch of users: their
+        rows of interactions in, items and scores out.  Users are scored in
+        batches, so memory stays bounded for any number of users.  Equal
+        scores are ordered by increasing item index.
+
+        Parameters
+        ----------
+        X_users : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interactions of the users (any users: rows over the training
+            item columns).
+        n : int, default=10
+            Number of items per user.
+        filter_seen : bool, default=True
+            Never recommend an item the user interacted with (``X_users[u, i]
+            > 0``), as :meth:`decision_function` and :meth:`predict` do.
+        filter_items : array-like of items, default=None
+            Items never to recommend to anyone (labels or column indices, as
+            returned).
+        as_labels : bool, default=None
+            Items in and out are labels (``item_ids_``) if True, column
+            indices if False; ``None`` means labels when the model knows them.
+
+        Returns
+        -------
+        items : ndarray of shape (n_users, n)
+            Best first.  Column indices (int64), or labels.  When fewer than
+            ``n`` items remain, the rest hold ``-1`` (``""`` for str labels).
+        scores : ndarray of shape (n_users, n)
+            The items' scores; ``-inf`` in the padded slots.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a positive integer, or ``filter_items`` holds
+            unknown labels or out-of-range indices.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_l3ae import EASERecommender
+        >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+        >>> model = EASERecommender(reg=1.0, item_ids=["a", "b", "c", "d"]).fit(X)
+        >>> items, scores = model.recommend([[1, 0, 0, 0]], n=2)
+        >>> items
+        array([['b', 'd']], dtype='<U1')
+        >>> model.recommend([[1, 0, 0, 0]], n=2, filter_items=["b"])[0]
+        array([['d', 'c']], dtype='<U1')
+        """
+        check_is_fitted(self)
+        n = _check_count(n, "n")
+        labels = self._labels(as_labels)
+        dtype = self._scores_dtype()
+        X = self._validate_interactions(X_users, reset=False, dtype=dtype)
+        excluded = None
+        if filter_items is not None:
+            excluded = self._item_indices(filter_items, labels, "filter_items")
+        k = min(n, self.n_features_in_)
+        items = np.full((X.shape[0], n), -1, dtype=np.int64)
+        scores = np.full((X.shape[0], n), -np.inf, dtype=dtype)
+        for rows, X_batch in self._batches(X):
+            if filter_seen:
+                batch = self._batch_scores(X_batch, rows)
+            else:
+                batch = np.asarray(self._raw_scores(X_batch, rows), dtype=dtype)
+            if excluded is not None:
+                batch[:, excluded] = -np.inf
+            items[rows, :k], scores[rows, :k] = top_k(batch, k)
+        return self._labelled(items, labels), scores
+
 
 class ItemItemRecommender(BaseRecommender):
     """Base class: fitted item-item weights ``coef_`` and scores ``X @ coef_``.
@@ -250,3 +453,163 @@ class ItemItemRecommender(BaseRecommender):
 
     def _raw_scores(self, X_batch, rows):
         return X_batch @ self.coef_
+
+    def similar_items(self, items, n=10, *, source="weights", as_labels=None):
+        """The items most related to each given item, with their scores.
+
+        The items of ``items[q]`` are those recommended to a user whose
+        history is that item alone: row ``i`` of ``coef_`` (``B``),
+        excluding ``i`` itself, best first.  With ``source="semantic"`` the
+        row of the semantic correlation ``C`` is used instead: neighbours by
+        text alone.  Only the needed rows of ``C`` are formed, never the
+        dense n_items x n_items matrix.
+
+        Parameters
+        ----------
+        items : item or array-like of items
+            Labels, or column indices (see ``as_labels``).
+        n : int, default=10
+            Number of neighbours per item.
+        source : {"weights", "semantic"}, default="weights"
+            ``"weights"``: the fitted ``B``.  ``"semantic"``: ``C``, for
+            models fitted with item texts or embeddings and a semantic
+            correlation (L3AE, the semantic and additive EASE baselines).
+        as_labels : bool, default=None
+            Items in and out are labels (``item_ids_``) if True, column
+            indices if False; ``None`` means labels when the model knows them.
+
+        Returns
+        -------
+        neighbours : ndarray of shape (n,) for one item, (n_queries, n) else
+            Best first; ``-1`` (``""`` for str labels) when fewer remain.
+        scores : ndarray of the same shape
+            ``B[i, j]`` (or ``C[i, j]``); ``-inf`` in the padded slots.
+        """
+        check_is_fitted(self)
+        n = _check_count(n, "n")
+        if source not in ("weights", "semantic"):
+            raise ValueError(f"source must be 'weights' or 'semantic', got {source!r}.")
+        labels = self._labels(as_labels)
+        queries = self._item_indices(items, labels, "items")
+        rows_of = self.coef_.__getitem__
+        if source == "semantic":
+            rows_of = self._semantic_rows
+        dtype = self._scores_dtype()
+        n_items = self.n_features_in_
+        flat = queries.reshape(-1)
+        k = min(n, n_items)
+        neighbours = np.full((len(flat), n), -1, dtype=np.int64)
+        scores = np.full((len(flat), n), -np.inf, dtype=dtype)
+        step = max(1, _SCORE_BATCH_BYTES // (n_items * dtype.itemsize))
+        for start in range(0, len(flat), step):
+            block = flat[start : start + step]
+            batch = np.array(rows_of(block), dtype=dtype)
+            batch[np.arange(len(block)), block] = -np.inf
+            stop = start + len(block)
+            neighbours[start:stop, :k], scores[start:stop, :k] = top_k(batch, k)
+        neighbours = self._labelled(neighbours, labels)
+        if queries.ndim == 0:
+            return neighbours[0], scores[0]
+        return neighbours, scores
+
+    def _semantic_rows(self, rows):
+        """Rows ``rows`` of the semantic correlation ``C`` of the fitted model."""
+        semantic = getattr(self, "semantic_", None)
+        if semantic is None:
+            raise ValueError(
+                f"source='semantic' needs a semantic correlation C, which this "
+                f"{type(self).__name__} has only when it is fitted with "
+                "item_texts or item_embeddings (L3AERecommender and the "
+                "semantic and additive EASE baselines)."
+            )
+        final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+        factors = getattr(final, "correlation_factors_", None)
+        if isinstance(factors, LowRankCorrelation):
+            # The rows of dense_correlation's left @ right.T, O(len(rows)·n·d).
+            dtype = self._scores_dtype()
+            return factors.left[rows].astype(dtype) @ factors.right.astype(dtype).T
+        return final.coef_[rows]
+
+    def explain(self, user_row, item, n=None, *, as_labels=None):
+        """Why ``item`` scores what it does for one user: its history's shares.
+
+        The score of item ``i`` for user ``u`` is ``x_u B[:, i] = Σ_j x_uj ·
+        B[j, i]`` over the items ``j`` of the user's history: each term is an
+        exact contribution, not a heuristic.  Together they sum to
+        ``decision_function(user_row)[0, i]``.
+
+        Parameters
+        ----------
+        user_row : {array-like, sparse matrix} of shape (n_items,) or (1, n_items)
+            The user's interactions.
+        item : item
+            The item to explain: a label or a column index (see
+            ``as_labels``); not in the user's history.
+        n : int, default=None
+            Keep the ``n`` largest contributions; ``None`` keeps all.
+        as_labels : bool, default=None
+            Items in and out are labels (``item_ids_``) if True, column
+            indices if False; ``None`` means labels when the model knows them.
+
+        Returns
+        -------
+        history_items : ndarray of shape (n_contributions,)
+            Items of the user's history (``x_uj > 0``), by decreasing
+            contribution (ties by increasing index).
+        contributions : ndarray of shape (n_contributions,)
+            ``x_uj · B[j, i]`` for each of them.
+
+        Raises
+        ------
+        ValueError
+            If ``item`` is unknown or out of range, or in the user's history
+            (it is masked from the recommendations, so there is no score to
+            explain), or ``user_row`` is not one row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_l3ae import EASERecommender
+        >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+        >>> model = EASERecommender(reg=1.0, dtype=np.float64).fit(X)
+        >>> user = [1, 0, 3, 0]  # item 2 weighs three times item 0
+        >>> model.decision_function([user]).round(2)
+        array([[-inf,  1.6, -inf,  1. ]])
+        >>> items, contributions = model.explain(user, 1)
+        >>> items, contributions.round(2)
+        (array([2, 0]), array([1.2, 0.4]))
+        """
+        check_is_fitted(self)
+        if n is not None:
+            n = _check_count(n, "n")
+        labels = self._labels(as_labels)
+        if not sparse.issparse(user_row) and np.ndim(user_row) == 1:
+            user_row = np.asarray(user_row).reshape(1, -1)
+        X = self._validate_interactions(
+            user_row, reset=False, dtype=self._scores_dtype()
+        )
+        if X.shape[0] != 1:
+            raise ValueError(
+                f"explain takes one user's interactions, got {X.shape[0]} rows."
+            )
+        target = self._item_indices(item, labels, "item")
+        if target.ndim != 0:
+            raise ValueError("explain takes a single item, not a sequence.")
+        target = int(target)
+        if sparse.issparse(X):
+            row = sparse.csr_array(X)
+            row.sum_duplicates()
+            positive = row.data > 0
+            history = row.indices[positive].astype(np.int64)
+            weights = row.data[positive]
+        else:
+            history = np.flatnonzero(X[0] > 0)
+            weights = X[0, history]
+        if target in history:
+            raise ValueError(
+                f"item {item!r} is in the user's history: it is masked (scored "
+                "-inf) and never recommended, so there is no score to explain."
+            )
+        contributions = weights * self.coef_[history, target]
+        order = np.argsort(-contributions, kind="stable")[:n]
+        return self._labelled(history[order], labels), contributions[order]

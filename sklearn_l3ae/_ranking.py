@@ -32,6 +32,14 @@ def mask_seen_inplace(scores, X_rows):
 def top_k_indices(scores, k):
     """Column indices of the ``k`` best scores of each row, best first.
 
+    The indices of :func:`top_k`; see there.
+    """
+    return top_k(scores, k)[0]
+
+
+def top_k(scores, k):
+    """Column indices and values of the ``k`` best scores of each row, best first.
+
     Selection uses ``argpartition`` (O(n_items) per row, no full sort); only
     the ``k`` selected entries are sorted.  Ties follow the module's rule
     (lower column index first), also at the selection boundary.
@@ -47,11 +55,13 @@ def top_k_indices(scores, k):
     -------
     indices : ndarray of shape (n_rows, k), dtype int64
         ``-1`` where a row has fewer than ``k`` items scored above ``-inf``.
+    values : ndarray of shape (n_rows, k), dtype of ``scores``
+        The scores of ``indices``; ``-inf`` where ``indices`` is ``-1``.
     """
     scores = np.asarray(scores)
     n_rows, n_items = scores.shape
     if n_rows == 0:
-        return np.empty((0, k), dtype=np.int64)
+        return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=scores.dtype)
     if k < n_items:
         kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k]
         above = scores > kth[:, None]
@@ -71,4 +81,4 @@ def top_k_indices(scores, k):
     ranked = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
     ranked_scores = np.take_along_axis(candidate_scores, order, axis=1)
     ranked[ranked_scores == -np.inf] = -1
-    return ranked
+    return ranked, ranked_scores

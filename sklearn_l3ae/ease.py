@@ -31,6 +31,11 @@ class EASERecommender(ItemItemRecommender):
         L2 regularization λ.  ``XᵀX + λI`` must be positive definite: any
         ``λ > 0`` in exact arithmetic; a tiny λ can still fail numerically in
         float32 (the error then says so).
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -43,6 +48,9 @@ class EASERecommender(ItemItemRecommender):
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item (used by the
         head/tail scorers).
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -71,12 +79,14 @@ class EASERecommender(ItemItemRecommender):
 
     _parameter_constraints = {
         "reg": [Interval(Real, None, None, closed="neither")],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 
-    def __init__(self, reg=500.0, *, top_k=20, dtype=np.float32):
+    def __init__(self, reg=500.0, *, item_ids=None, top_k=20, dtype=np.float32):
         self.reg = reg
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 

@@ -59,6 +59,11 @@ class L3AERecommender(ItemItemRecommender):
     item_embeddings : array-like of shape (n_items, d), default=None
         One embedding per item column of ``X``.  With neither ``item_texts``
         nor ``item_embeddings`` the model is EASE with λ = ``reg_X + reg_E``.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     reg_X : float, default=-50.0
         λ_X, the L2 weight on ``B``.  May be negative: only
         ``XᵀX + (reg_X + reg_E)·I`` must be positive definite.
@@ -85,6 +90,9 @@ class L3AERecommender(ItemItemRecommender):
         The fitted clone of ``semantic`` (``None`` without item data).
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -122,6 +130,7 @@ class L3AERecommender(ItemItemRecommender):
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
         "item_embeddings": ["array-like", None],
+        "item_ids": ["array-like", None],
         "reg_X": [Interval(Real, None, None, closed="neither")],
         "reg_E": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -136,6 +145,7 @@ class L3AERecommender(ItemItemRecommender):
         *,
         item_texts=None,
         item_embeddings=None,
+        item_ids=None,
         reg_X=-50.0,
         reg_E=150.0,
         dropout=0.0,
@@ -146,6 +156,7 @@ class L3AERecommender(ItemItemRecommender):
         self.semantic = semantic
         self.item_texts = item_texts
         self.item_embeddings = item_embeddings
+        self.item_ids = item_ids
         self.reg_X = reg_X
         self.reg_E = reg_E
         self.dropout = dropout

@@ -149,6 +149,11 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Dropout probability ``p``.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` (or ``inf``) for none.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -161,6 +166,9 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item (used by the
         head/tail scorers).
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -202,14 +210,25 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 
-    def __init__(self, reg=1000.0, *, dropout=0.2, xi=0.6, top_k=20, dtype=np.float32):
+    def __init__(
+        self,
+        reg=1000.0,
+        *,
+        dropout=0.2,
+        xi=0.6,
+        item_ids=None,
+        top_k=20,
+        dtype=np.float32,
+    ):
         self.reg = reg
         self.dropout = dropout
         self.xi = xi
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 
@@ -233,6 +252,11 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         λ.  ``XᵀX + λI`` must be positive definite.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` (or ``inf``) for none.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -245,6 +269,9 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item (used by the
         head/tail scorers).
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -279,13 +306,17 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     _parameter_constraints = {
         "reg": [Interval(Real, None, None, closed="neither")],
         "xi": [_XI, None],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 
-    def __init__(self, reg=1000.0, *, xi=0.6, top_k=20, dtype=np.float32):
+    def __init__(
+        self, reg=1000.0, *, xi=0.6, item_ids=None, top_k=20, dtype=np.float32
+    ):
         self.reg = reg
         self.xi = xi
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 
@@ -311,6 +342,11 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         Dropout probability ``p``.
     zero_diagonal : bool, default=False
         ``True`` for EDLAE.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -323,6 +359,9 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item (used by the
         head/tail scorers).
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -357,6 +396,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "zero_diagonal": ["boolean"],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
@@ -367,12 +407,14 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         *,
         dropout=0.3,
         zero_diagonal=False,
+        item_ids=None,
         top_k=20,
         dtype=np.float32,
     ):
         self.reg = reg
         self.dropout = dropout
         self.zero_diagonal = zero_diagonal
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 

@@ -25,6 +25,7 @@ from ..sentence_encoder import SentenceEncoder
 _ITEM_DATA_CONSTRAINTS = {
     "item_texts": ["array-like", None],
     "item_embeddings": ["array-like", None],
+    "item_ids": ["array-like", None],
     "top_k": [Interval(Integral, 1, None, closed="left")],
     "dtype": "no_validation",
 }
@@ -65,6 +66,11 @@ class SemanticEASERecommender(ItemItemRecommender):
         One text per item column of ``X``.
     item_embeddings : array-like of shape (n_items, d), default=None
         One embedding per item column of ``X``.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -78,6 +84,9 @@ class SemanticEASERecommender(ItemItemRecommender):
         The fitted clone of ``semantic``.
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -110,12 +119,14 @@ class SemanticEASERecommender(ItemItemRecommender):
         *,
         item_texts=None,
         item_embeddings=None,
+        item_ids=None,
         top_k=20,
         dtype=np.float32,
     ):
         self.semantic = semantic
         self.item_texts = item_texts
         self.item_embeddings = item_embeddings
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 
@@ -168,6 +179,11 @@ class AdditiveEASERecommender(ItemItemRecommender):
         λ of EASE on the interactions.
     alpha : float, default=0.5
         Weight of ``C`` in the mix, in [0, 1]; 0 gives EASE, 1 text only.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -181,6 +197,9 @@ class AdditiveEASERecommender(ItemItemRecommender):
         The fitted clone of ``semantic``.
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -216,6 +235,7 @@ class AdditiveEASERecommender(ItemItemRecommender):
         item_embeddings=None,
         reg=500.0,
         alpha=0.5,
+        item_ids=None,
         top_k=20,
         dtype=np.float32,
     ):
@@ -224,6 +244,7 @@ class AdditiveEASERecommender(ItemItemRecommender):
         self.item_embeddings = item_embeddings
         self.reg = reg
         self.alpha = alpha
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 
@@ -286,6 +307,11 @@ class CollectiveEASERecommender(ItemItemRecommender):
         λ; ``XᵀX + α² F Fᵀ + λI`` must be positive definite.
     alpha : float, default=1.0
         Weight ``α ≥ 0`` of the text rows; 0 gives EASE.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
+        take and return.  ``None`` uses the column names of a DataFrame
+        ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
@@ -299,6 +325,9 @@ class CollectiveEASERecommender(ItemItemRecommender):
         The fitted clone of ``encoder`` (``None`` with ``item_embeddings``).
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -334,6 +363,7 @@ class CollectiveEASERecommender(ItemItemRecommender):
         item_embeddings=None,
         reg=500.0,
         alpha=1.0,
+        item_ids=None,
         top_k=20,
         dtype=np.float32,
     ):
@@ -342,6 +372,7 @@ class CollectiveEASERecommender(ItemItemRecommender):
         self.item_embeddings = item_embeddings
         self.reg = reg
         self.alpha = alpha
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
 

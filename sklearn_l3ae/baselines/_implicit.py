@@ -95,6 +95,10 @@ class ALSRecommender(_ImplicitRecommender):
         Confidence weight of the observed interactions.
     iterations : int, default=15
         Number of ALS sweeps.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend` takes and returns.  ``None`` uses the column
+        names of a DataFrame ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     n_jobs : int, default=None
@@ -110,6 +114,9 @@ class ALSRecommender(_ImplicitRecommender):
         Fitted factors of the training users.
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -136,6 +143,7 @@ class ALSRecommender(_ImplicitRecommender):
         "regularization": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "iterations": [Interval(Integral, 1, None, closed="left")],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -148,6 +156,7 @@ class ALSRecommender(_ImplicitRecommender):
         regularization=0.01,
         alpha=1.0,
         iterations=15,
+        item_ids=None,
         top_k=20,
         n_jobs=None,
         random_state=None,
@@ -156,6 +165,7 @@ class ALSRecommender(_ImplicitRecommender):
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
+        self.item_ids = item_ids
         self.top_k = top_k
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -223,6 +233,10 @@ class BPRRecommender(_ImplicitRecommender):
         L2 regularization of the factors.
     iterations : int, default=100
         Number of epochs.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend` takes and returns.  ``None`` uses the column
+        names of a DataFrame ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     n_jobs : int, default=1
@@ -240,6 +254,9 @@ class BPRRecommender(_ImplicitRecommender):
         Fitted user factors (the last column is 1, multiplying the bias).
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -270,6 +287,7 @@ class BPRRecommender(_ImplicitRecommender):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "regularization": [Interval(Real, 0, None, closed="left")],
         "iterations": [Interval(Integral, 1, None, closed="left")],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -282,6 +300,7 @@ class BPRRecommender(_ImplicitRecommender):
         learning_rate=0.01,
         regularization=0.01,
         iterations=100,
+        item_ids=None,
         top_k=20,
         n_jobs=1,
         random_state=None,
@@ -290,6 +309,7 @@ class BPRRecommender(_ImplicitRecommender):
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.iterations = iterations
+        self.item_ids = item_ids
         self.top_k = top_k
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -345,6 +365,10 @@ class ItemKNNRecommender(_ImplicitRecommender):
     ----------
     n_neighbors : int, default=100
         Neighbours kept per item.
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend` takes and returns.  ``None`` uses the column
+        names of a DataFrame ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     n_jobs : int, default=None
@@ -356,6 +380,9 @@ class ItemKNNRecommender(_ImplicitRecommender):
         The kept cosine similarities.
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item.
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -377,12 +404,14 @@ class ItemKNNRecommender(_ImplicitRecommender):
 
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, n_neighbors=100, *, top_k=20, n_jobs=None):
+    def __init__(self, n_neighbors=100, *, item_ids=None, top_k=20, n_jobs=None):
         self.n_neighbors = n_neighbors
+        self.item_ids = item_ids
         self.top_k = top_k
         self.n_jobs = n_jobs
 

@@ -18,6 +18,10 @@ class PopularityRecommender(BaseRecommender):
 
     Parameters
     ----------
+    item_ids : array-like of shape (n_items,), default=None
+        One label (str or int, unique) per item column of ``X``: the items
+        that :meth:`recommend` takes and returns.  ``None`` uses the column
+        names of a DataFrame ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
 
@@ -25,6 +29,9 @@ class PopularityRecommender(BaseRecommender):
     ----------
     item_popularity_ : ndarray of shape (n_items,)
         Number of training users who interacted with each item (the scores).
+    item_ids_ : ndarray of shape (n_items,) or None
+        The item labels: ``item_ids``, else the DataFrame column names of
+        ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -47,9 +54,13 @@ class PopularityRecommender(BaseRecommender):
     array([[0, 2]])
     """
 
-    _parameter_constraints = {"top_k": [Interval(Integral, 1, None, closed="left")]}
+    _parameter_constraints = {
+        "item_ids": ["array-like", None],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+    }
 
-    def __init__(self, *, top_k=20):
+    def __init__(self, *, item_ids=None, top_k=20):
+        self.item_ids = item_ids
         self.top_k = top_k
 
     @_fit_context(prefer_skip_nested_validation=True)
