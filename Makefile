@@ -2,6 +2,7 @@
 #   make test     create .venv, install the package with pinned dev tools, run the tests
 #   make example  same environment, run the quick-start example end to end
 #   make bench    run the benchmarks (fit, encode, metrics; ~20 min)
+#   make docs     build the documentation without running the examples
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: dev test test-fast example bench lint clean
+.PHONY: dev test test-fast example bench lint docs docs-full clean
 
 dev: $(VENV)/.installed
 
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,dev]"
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,dev,docs]"
 	touch $@
 
 test: dev
@@ -37,5 +38,14 @@ bench: dev
 lint: dev
 	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples
 
+# Warnings are errors; html-noplot does not run the gallery examples.
+docs: dev
+	HF_HUB_OFFLINE=1 $(MAKE) -C docs html-noplot SPHINXBUILD=$(abspath $(VENV))/bin/sphinx-build
+
+# The full build also runs every example (several minutes).
+docs-full: dev
+	HF_HUB_OFFLINE=1 $(MAKE) -C docs html SPHINXBUILD=$(abspath $(VENV))/bin/sphinx-build
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+	$(MAKE) -C docs clean
