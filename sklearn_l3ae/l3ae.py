@@ -95,7 +95,7 @@ class L3AERecommender(ItemItemRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also

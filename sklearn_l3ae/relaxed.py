@@ -171,7 +171,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
@@ -274,7 +274,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
@@ -364,7 +364,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also

@@ -89,7 +89,7 @@ class SemanticEASERecommender(ItemItemRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
@@ -202,7 +202,7 @@ class AdditiveEASERecommender(ItemItemRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
@@ -330,7 +330,7 @@ class CollectiveEASERecommender(ItemItemRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also

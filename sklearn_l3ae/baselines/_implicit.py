@@ -119,7 +119,7 @@ class ALSRecommender(_ImplicitRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
@@ -259,7 +259,7 @@ class BPRRecommender(_ImplicitRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
@@ -385,7 +385,7 @@ class ItemKNNRecommender(_ImplicitRecommender):
         ``X``, else ``None`` (items are column indices).
     n_features_in_ : int
         Number of items.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Item names, when ``X`` is a DataFrame with string column names.
 
     See Also
