@@ -17,13 +17,25 @@ from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
+from sklearn.pipeline import Pipeline, make_pipeline
 
-from .sentence_encoder import DEFAULT_MODEL
+from . import __version__, load, save
+from .datasets import load_folder
+from .ease import EASERecommender
+from .evaluation import evaluate
+from .l3ae import L3AERecommender
+from .model_selection import random_holdout_split
+from .semantic_correlation import SemanticCorrelation
+from .sentence_encoder import DEFAULT_MODEL, SentenceEncoder
 
 PROG = "sklearn-l3ae"
-# The estimators' own defaults: L3AERecommender (reg_X, reg_E, the paper's best
-# region), SemanticCorrelation (reg_F) and EASERecommender (reg_ease).
-_DEFAULTS = {"reg_X": -50.0, "reg_E": 150.0, "reg_F": 10.0, "reg_ease": 500.0}
+# The estimators' own defaults (for L3AE, the paper's best region).
+_DEFAULTS = {
+    "reg_X": L3AERecommender().reg_X,
+    "reg_E": L3AERecommender().reg_E,
+    "reg_F": SemanticCorrelation().reg,
+    "reg_ease": EASERecommender().reg,
+}
 _EVALUATION_KS = (10, 20)
 
 
@@ -52,8 +64,6 @@ def _step(message):
 
 
 def _load_data(folder, k_core, *, include_cold_items=False):
-    from .datasets import load_folder
-
     with _step(f"loading {folder}"):
         data = load_folder(folder, k_core=k_core, include_cold_items=include_cold_items)
     n_users, n_items = data.X.shape
@@ -62,12 +72,6 @@ def _load_data(folder, k_core, *, include_cold_items=False):
 
 
 def _l3ae(data, *, encoder, reg_X, reg_E, reg_F, dtype):
-    from sklearn.pipeline import make_pipeline
-
-    from .l3ae import L3AERecommender
-    from .semantic_correlation import SemanticCorrelation
-    from .sentence_encoder import SentenceEncoder
-
     semantic = make_pipeline(
         SentenceEncoder(model=encoder, show_progress_bar=True),
         SemanticCorrelation(reg=reg_F, dtype=dtype),
@@ -94,8 +98,6 @@ def _fit(model, X, name):
 
 
 def _cmd_fit(args):
-    from . import save
-
     dtype = np.dtype(args.dtype).type
     data = _load_data(
         args.data, args.k_core, include_cold_items=args.include_cold_items
@@ -132,8 +134,6 @@ _NEEDED_EXTRAS = ("X_indptr", "X_indices", "X_data", "X_shape", "user_ids")
 
 
 def _load_model(path):
-    from . import load
-
     if not os.path.isfile(path):
         raise CommandError(f"no model file {path}")
     model, extras = load(path, return_extras=True)
@@ -170,6 +170,8 @@ def _cmd_recommend(args):
     history = _user_row(extras, args.user)
     titles = extras.get("item_titles")
     item_ids = getattr(model, "item_ids_", None)
+    # Item-item models explain a score exactly; factor models cannot.
+    n_reasons = args.explain if hasattr(model, "explain") else 0
     items, scores = model.recommend(history, n=args.n, as_labels=False)
     items, scores = items[0], scores[0]
     kept = items >= 0
@@ -189,9 +191,9 @@ def _cmd_recommend(args):
     print(f"{'rank':>4}  {'item':<{id_width}}  {'score':>8}  title")
     for rank, (item, score) in enumerate(zip(items, scores, strict=True), start=1):
         print(f"{rank:>4}  {label(item):<{id_width}}  {score:>8.4f}  {title(item)}")
-        if args.explain > 0:
+        if n_reasons:
             sources, contributions = model.explain(
-                history, item, n=args.explain, as_labels=False
+                history, item, n=n_reasons, as_labels=False
             )
             because = ", ".join(
                 f"{title(j) or label(j)} ({c:+.3f})"
@@ -241,16 +243,23 @@ def _evaluation_setting(args):
     if args.model is None:
         return {k: defaults[k] if v is None else v for k, v in setting.items()}
     model, _ = _load_model(args.model)
-    params = model.get_params()
+    if not isinstance(model, L3AERecommender):
+        raise CommandError(
+            f"{args.model} is not an L3AE model file ({type(model).__name__}); "
+            f"evaluate --model takes its settings from a model file of `{PROG} fit`"
+        )
     from_file = {
-        "reg_X": params["reg_X"],
-        "reg_E": params["reg_E"],
-        "dtype": np.dtype(params["dtype"]).name,
+        "reg_X": model.reg_X,
+        "reg_E": model.reg_E,
+        "dtype": np.dtype(model.dtype).name,
     }
-    semantic = params.get("semantic")
-    if semantic is not None:
-        from_file["reg_F"] = semantic[-1].reg
-        from_file["encoder"] = semantic[0].model
+    semantic = model.semantic
+    steps = [s for _, s in semantic.steps] if isinstance(semantic, Pipeline) else []
+    for step in steps or [semantic]:
+        if isinstance(step, SentenceEncoder):
+            from_file["encoder"] = step.model
+        elif isinstance(step, SemanticCorrelation):
+            from_file["reg_F"] = step.reg
     return {
         k: (v if v is not None else from_file.get(k, defaults[k]))
         for k, v in setting.items()
@@ -258,10 +267,6 @@ def _evaluation_setting(args):
 
 
 def _cmd_evaluate(args):
-    from .ease import EASERecommender
-    from .evaluation import evaluate
-    from .model_selection import random_holdout_split
-
     setting = _evaluation_setting(args)
     dtype = np.dtype(setting["dtype"]).type
     k_core = 5 if args.k_core is None else args.k_core
@@ -371,8 +376,6 @@ def build_parser():
         ),
         epilog=f"Run `{PROG} COMMAND --help` for the options of each command.",
     )
-    from . import __version__
-
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sklearn_l3ae import load, save
+from sklearn_l3ae import EASERecommender, load, save
 from sklearn_l3ae.cli import main
 
 from ._data import DATA_DIR
@@ -281,6 +281,17 @@ def test_model_file_without_training_data(model_file, tmp_path, capsys):
         capsys,
         ["recommend", "--model", str(bare), "--user", "u1"],
         "sklearn-l3ae fit",
+    )
+
+
+def test_evaluate_needs_an_l3ae_model_file(model_file, tmp_path, capsys):
+    _, extras = load(model_file, return_extras=True)
+    ease = tmp_path / "ease.npz"
+    save(EASERecommender(reg=1.0).fit(np.eye(12)), ease, extras=extras)
+    _assert_one_line_error(
+        capsys,
+        ["evaluate", "--data", ".", "--model", str(ease)],
+        "is not an L3AE model file (EASERecommender)",
     )
 
 
