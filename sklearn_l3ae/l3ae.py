@@ -104,6 +104,23 @@ class L3AERecommender(ItemItemRecommender):
     RDLAERecommender : The model without text with ``dropout`` and ``xi``.
     SemanticCorrelation : Phase 1.
 
+    Notes
+    -----
+    **Cold-start items.**  An item column of ``X`` without any interaction
+    but with a text (or embedding) still gets weights: its column of ``B``
+    comes from the pull towards ``C``, so users whose history is
+    semantically close to it are recommended it.  EASE gives such an item
+    an all-zero column, and the score 0 for every user.
+
+    **Items added after fit.**  ``B`` has one row and one column per item
+    column of the training ``X``; scoring input with more columns is
+    refused.  To recommend a new item, refit with its text added to
+    ``item_texts`` (and its label to ``item_ids``) and a column, empty if it
+    has no interactions yet, added to ``X``.  Phase 1 is cheap to redo (the
+    :class:`SentenceEncoder` cache encodes only the new text), and phase 2
+    is one factorization.  There is no approximate extension of a fitted
+    ``B``: a new item also changes the weights of the existing ones.
+
     References
     ----------
     .. [1] J. Moon, C. Park, J. Lee, "LLM-Enhanced Linear Autoencoders for
