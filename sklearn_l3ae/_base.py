@@ -226,7 +226,8 @@ class BaseRecommender(BaseEstimator):
             if values.dtype.kind not in "iu":
                 raise ValueError(
                     f"{name} must be item column indices (integers), got values "
-                    f"of dtype {values.dtype}: this model knows no item labels."
+                    f"of dtype {values.dtype}: items are column indices without "
+                    "item labels or with as_labels=False."
                 )
             indices = values.astype(np.int64)
             outside = indices[(indices < 0) | (indices >= n_items)]

@@ -101,10 +101,10 @@ def _supported():
 
 
 def _array_of(value, where):
-    """``value`` as an ndarray that npz stores without pickle, and its kind.
+    """``(array, restore)``: ``value`` as an array npz stores without pickle.
 
-    Object arrays of str become fixed-width str arrays (the returned kind
-    says to restore them as object arrays).
+    Object arrays of str become fixed-width str arrays, and ``restore`` is
+    ``"object"`` to turn them back on load (else None).
     """
     array = np.asarray(value)
     restore = None
@@ -139,7 +139,7 @@ class _Writer:
     def value(self, value, member, where):
         if value is None or isinstance(value, (bool, str)):
             return value
-        if isinstance(value, (bool, np.bool_)):
+        if isinstance(value, np.bool_):
             return bool(value)
         if isinstance(value, Integral):
             return int(value)
