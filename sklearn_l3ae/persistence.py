@@ -377,8 +377,8 @@ def save(model, path, *, extras=None):
     >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
     >>> sklearn_l3ae.save(model, path, extras={"user_ids": ["u1", "u2", "u3", "u4"]})
     >>> loaded, extras = sklearn_l3ae.load(path, return_extras=True)
-    >>> bool(np.array_equal(loaded.coef_, model.coef_)), extras["user_ids"][0]
-    (True, np.str_('u1'))
+    >>> bool(np.array_equal(loaded.coef_, model.coef_)), extras["user_ids"].tolist()
+    (True, ['u1', 'u2', 'u3', 'u4'])
     """
     members = _serialize(model, extras)
     path = Path(path)
