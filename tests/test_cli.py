@@ -308,11 +308,12 @@ def test_bad_command_line_exits_2(capsys):
 @pytest.mark.slow
 def test_ml100k_fit_and_recommend(tmp_path, capsys):
     path = tmp_path / "ml100k.npz"
-    status = main(
+    status, _, err = _run(
+        capsys,
         ["fit", "--data", str(DATA_DIR / "ml-100k"), "--model", str(path)]
-        + ["--encoder", _encoder()]
+        + ["--encoder", _encoder()],
     )
-    assert status == 0
+    assert status == 0, err
     status, out, err = _run(capsys, ["recommend", "--model", str(path), "--user", "1"])
     assert status == 0, err
     ranked = [
