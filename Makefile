@@ -1,7 +1,7 @@
 # One-command workflows on a fresh machine (Python 3.10+ with venv, make).
 #   make test     create .venv, install the package with pinned dev tools, run the tests
 #   make example  same environment, run the quick-start example end to end
-#   make bench    run the benchmarks (fit, encode, metrics; ~20 min)
+#   make bench    run the benchmarks (fit, encode, metrics, accuracy; ~50 min)
 #   make docs     build the documentation without running the examples
 VENV ?= .venv
 PYTHON ?= python3
@@ -34,6 +34,7 @@ bench: dev
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_fit.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_encode.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_metrics.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_accuracy.py
 
 lint: dev
 	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples
