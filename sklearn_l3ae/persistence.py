@@ -460,7 +460,14 @@ def load(path, *, return_extras=False):
         archive = np.load(path, allow_pickle=False)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+    except ValueError as exc:
+        # numpy's own message here suggests loading with allow_pickle=True,
+        # which is precisely what a model file must never need.
+        raise ModelFileError(
+            f"{path} is not an sklearn-l3ae model file: it is not an .npz archive "
+            "(written by sklearn_l3ae.save); it may be truncated or corrupt."
+        ) from exc
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ModelFileError(
             f"{path} is not a readable sklearn-l3ae model file (an .npz archive "
             f"written by sklearn_l3ae.save); it may be truncated or corrupt: {exc}"
