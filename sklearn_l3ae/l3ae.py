@@ -6,10 +6,14 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import ItemItemRecommender, check_float_dtype
+from ._base import (
+    ItemItemRecommender,
+    check_float_dtype,
+    check_penalty,
+    solve_penalized_weights,
+)
 from ._closed_form import gram_matrix, l3ae_weights
 from ._item_side import correlation_of, phase_one
-from .relaxed import check_penalty, solve_penalized_weights
 
 
 class L3AERecommender(ItemItemRecommender):

@@ -26,57 +26,13 @@ from sklearn.utils._param_validation import Interval
 from ._base import (
     ItemItemRecommender,
     check_float_dtype,
-    check_regularization,
-    solve_item_weights,
+    check_penalty,
+    solve_penalized_weights,
 )
-from ._closed_form import NotPositiveDefiniteError, gram_matrix, rdlae_weights
+from ._closed_form import gram_matrix, rdlae_weights
 
 _DROPOUT = Interval(Real, 0, 1, closed="left")
 _XI = Interval(Real, 0, None, closed="left")
-
-
-def check_penalty(X, reg, dropout, param_text):
-    """Refuse, before any dense work, a penalty that cannot make XᵀX + Λ definite.
-
-    Without dropout this is :func:`~sklearn_l3ae._base.check_regularization`.
-    With dropout, ``XᵀX + Λ`` can be definite for ``reg <= 0`` even when
-    ``XᵀX`` is singular, except that an item without interactions keeps the
-    diagonal entry ``reg`` alone.
-    """
-    if not dropout:
-        check_regularization(X, reg, param_text)
-        return
-    if reg > 0:
-        return
-    counts = np.asarray(abs(X).sum(axis=0)).ravel()
-    if (counts == 0).any():
-        item = int(np.flatnonzero(counts == 0)[0])
-        raise ValueError(
-            f"XᵀX + Λ must be positive definite, but item column {item} has no "
-            f"interactions, so its diagonal entry is {param_text} = {reg:g} "
-            f"whatever the dropout: choose {param_text} > 0."
-        )
-
-
-def solve_penalized_weights(X, reg, dropout, param_text, solve):
-    """Run ``solve()``; turn a failed Cholesky into an actionable ValueError.
-
-    Without dropout the diagnosis of
-    :func:`~sklearn_l3ae._base.solve_item_weights` applies (a uniform shift of
-    ``XᵀX``); with dropout the penalty is not uniform and the message says so.
-    """
-    if not dropout:
-        return solve_item_weights(X, reg, param_text, solve)
-    try:
-        return solve()
-    except NotPositiveDefiniteError as exc:
-        raise ValueError(
-            f"XᵀX + Λ with Λ = ({param_text})·I + dropout / (1 − dropout)·"
-            f"diagMat(diag(XᵀX)), {param_text} = {reg:g} and dropout = "
-            f"{dropout:g}, is not positive definite in {X.dtype} (the Cholesky "
-            f"factorization failed): increase {param_text} or dropout, or use "
-            "dtype=np.float64."
-        ) from exc
 
 
 class _RelaxedLinearAutoencoder(ItemItemRecommender):
