@@ -44,9 +44,11 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
 
 import sklearn_l3ae  # noqa: E402
 from sklearn_l3ae import (  # noqa: E402
+    AnisotropyControl,
     DLAERecommender,
     EASERecommender,
     L3AERecommender,
@@ -100,6 +102,11 @@ def model_grids(F, quick, best=None):
     l3ae = best.get("L3AE", {"reg_X": 0.0, "reg_E": 150.0, "semantic__reg": 10.0})
     text = {"item_embeddings": F}
     l3ae_fixed = {key: [value] for key, value in l3ae.items()}
+    # L3AE with AnisotropyControl before phase 1: reg_X, reg_E from L3AE.
+    l3ae_ace = L3AERecommender(
+        make_pipeline(AnisotropyControl(), SemanticCorrelation()), **text
+    )
+    ace_fixed = {key: [l3ae[key]] for key in ("reg_X", "reg_E")}
     if quick:
         grids = {
             "Popularity": (PopularityRecommender(), {}),
@@ -136,6 +143,14 @@ def model_grids(F, quick, best=None):
             "L3AE + RD": (
                 L3AERecommender(SemanticCorrelation(), **text),
                 {**l3ae_fixed, "dropout": [0.1], "xi": [0.1]},
+            ),
+            "L3AE + ACE": (
+                l3ae_ace,
+                {
+                    **ace_fixed,
+                    "semantic__anisotropycontrol__reg": [10.0],
+                    "semantic__semanticcorrelation__reg": [1.0],
+                },
             ),
         }
         return grids
@@ -201,6 +216,14 @@ def model_grids(F, quick, best=None):
         "L3AE + RD": (
             L3AERecommender(SemanticCorrelation(), **text),
             {**l3ae_fixed, "dropout": [0.0, 0.1, 0.25], "xi": [0.0, 0.1, 0.3]},
+        ),
+        "L3AE + ACE": (
+            l3ae_ace,
+            {
+                **ace_fixed,
+                "semantic__anisotropycontrol__reg": [1.0, 10.0, 100.0],
+                "semantic__semanticcorrelation__reg": [0.3, 1.0, 10.0],
+            },
         ),
     }
 
@@ -304,10 +327,17 @@ def run_dataset(name, folder, model_path, quick, only):
     }
 
 
+_SHORT_NAMES = {
+    "semantic__reg": "reg_F",
+    "semantic__semanticcorrelation__reg": "reg_F",
+    "semantic__anisotropycontrol__reg": "reg_ACE",
+}
+
+
 def _fmt_params(params):
     return (
         ", ".join(
-            f"{key.replace('semantic__reg', 'reg_F')}={value:g}"
+            f"{_SHORT_NAMES.get(key, key)}={value:g}"
             if isinstance(value, float)
             else f"{key}={value}"
             for key, value in params.items()
