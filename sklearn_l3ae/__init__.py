@@ -7,8 +7,11 @@ and the linear autoencoders :class:`EASERecommender`,
 :class:`RLAERecommender`, :class:`DLAERecommender` and
 :class:`RDLAERecommender`.  Ranking metrics live in
 :mod:`sklearn_l3ae.metrics`, interaction splitters in
-:mod:`sklearn_l3ae.model_selection`.  :func:`save` and :func:`load` store
-fitted recommenders in a pickle-free file (:mod:`sklearn_l3ae.persistence`).
+:mod:`sklearn_l3ae.model_selection`, dataset loaders in
+:mod:`sklearn_l3ae.datasets`, and the baselines L3AE is compared with
+(popularity, ALS, BPR, item-kNN, text only, additive and collective EASE) in
+:mod:`sklearn_l3ae.baselines`.  :func:`save` and :func:`load` store fitted
+recommenders in a pickle-free file (:mod:`sklearn_l3ae.persistence`).
 """
 
 from ._closed_form import LowRankCorrelation, NotPositiveDefiniteError
