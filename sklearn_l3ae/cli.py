@@ -25,6 +25,7 @@ from .ease import EASERecommender
 from .evaluation import evaluate
 from .l3ae import L3AERecommender
 from .model_selection import random_holdout_split
+from .persistence import check_save_path
 from .semantic_correlation import SemanticCorrelation
 from .sentence_encoder import DEFAULT_MODEL, SentenceEncoder
 
@@ -98,6 +99,7 @@ def _fit(model, X, name):
 
 
 def _cmd_fit(args):
+    check_save_path(args.model)  # before the long encode and fit
     dtype = np.dtype(args.dtype).type
     data = _load_data(
         args.data, args.k_core, include_cold_items=args.include_cold_items

@@ -380,8 +380,8 @@ def save(model, path, *, extras=None):
     >>> bool(np.array_equal(loaded.coef_, model.coef_)), extras["user_ids"].tolist()
     (True, ['u1', 'u2', 'u3', 'u4'])
     """
+    path = check_save_path(path)
     members = _serialize(model, extras)
-    path = Path(path)
     folder = path.parent
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=folder
@@ -398,6 +398,25 @@ def save(model, path, *, extras=None):
             os.unlink(temporary)
         raise
     _fsync_directory(folder)
+
+
+def check_save_path(path):
+    """``Path(path)`` if a model file can be written there, else a clear error.
+
+    Checked before any work, so that a long fit is not lost to a typo: the
+    folder must exist and ``path`` must not be a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Cannot save the model to {path}: it is a folder; pass a file path "
+            "such as model.npz."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot save the model to {path}: the folder {path.parent} does not exist."
+        )
+    return path
 
 
 def _file_mode(path):
@@ -483,10 +502,49 @@ def load(path, *, return_extras=False):
         raise ModelFileError(
             f"{path} holds a {type(model).__name__}, not a recommender."
         )
+    _check_loaded(model, path)
+    missing = [key for key in metadata["extras"] if f"extras.{key}" not in arrays]
+    if missing:
+        raise ModelFileError(
+            f"{path}: the metadata lists extras {missing} that the file does not "
+            "hold; the file was modified."
+        )
     if not return_extras:
         return model
     extras = {key: arrays[f"extras.{key}"] for key in metadata["extras"]}
     return model, extras
+
+
+def _check_loaded(model, path):
+    """Re-validate what the metadata rebuilt: parameters and fitted arrays.
+
+    The checksums catch accidental corruption, not an edit that recomputes
+    them; these checks make such a file fail here, not deep inside scoring.
+    """
+    try:
+        model._validate_params()
+    except ValueError as exc:  # InvalidParameterError is a ValueError
+        raise ModelFileError(f"{path}: invalid parameters: {exc}") from exc
+    n_items = getattr(model, "n_features_in_", None)
+    if not isinstance(n_items, int) or n_items < 1:
+        raise ModelFileError(
+            f"{path}: n_features_in_ must be a positive int, got {n_items!r}."
+        )
+    expected = {"item_popularity_": (n_items,)}
+    if hasattr(type(model), "_scores_dtype") and "coef_" in vars(model):
+        expected["coef_"] = (n_items, n_items)
+    for name, shape in expected.items():
+        value = getattr(model, name, None)
+        if not (
+            isinstance(value, np.ndarray)
+            and value.shape == shape
+            and value.dtype.kind in "fiu"
+        ):
+            raise ModelFileError(
+                f"{path}: {name} must be a numeric array of shape {shape}, got "
+                f"{type(value).__name__}"
+                f"{f' of shape {value.shape}' if hasattr(value, 'shape') else ''}."
+            )
 
 
 def _member(archive, name, path):

@@ -214,6 +214,18 @@ def test_missing_data_folder(tmp_path, capsys):
     )
 
 
+def test_unwritable_model_path_fails_before_fitting(folder, tmp_path, capsys):
+    # Checked first: the bad encoder is never reached, no fit is lost.
+    argv = ["fit", "--data", str(folder), "--encoder", str(tmp_path / "no-model")]
+    _assert_one_line_error(
+        capsys,
+        [*argv, "--model", str(tmp_path / "missing" / "m.npz")],
+        "the folder",
+        "does not exist",
+    )
+    _assert_one_line_error(capsys, [*argv, "--model", str(tmp_path)], "is a folder")
+
+
 def test_missing_items_file(folder, tmp_path, capsys):
     partial = tmp_path / "partial"
     partial.mkdir()

@@ -509,6 +509,53 @@ def test_unexpected_parameters_and_attributes_are_refused(saved):
         load(saved)
 
 
+def test_edits_with_recomputed_checksums_are_still_validated(saved):
+    """Checksums are not a signature: what they let through is re-validated."""
+    original = _members(saved)
+
+    def load_edited(edit):
+        members = dict(original)
+        metadata = _metadata(members)
+        edit(metadata)
+        _set_metadata(members, metadata, fix_checksum=True)
+        _write(saved, members)
+        return lambda: load(saved, return_extras=True)
+
+    def bad_param(metadata):
+        metadata["estimator"]["params"]["reg_E"] = "abc"
+
+    with pytest.raises(ModelFileError, match="invalid parameters.*'reg_E'"):
+        load_edited(bad_param)()
+
+    def scalar_coef(metadata):
+        metadata["estimator"]["fitted"]["coef_"] = 5
+
+    with pytest.raises(ModelFileError, match=r"coef_ must be a numeric array of"):
+        load_edited(scalar_coef)()
+
+    def wrong_item_count(metadata):
+        metadata["estimator"]["fitted"]["n_features_in_"] = 3
+
+    with pytest.raises(ModelFileError, match=r"item_popularity_ must be .* \(3,\)"):
+        load_edited(wrong_item_count)()
+
+    def phantom_extra(metadata):
+        metadata["extras"] = [*metadata["extras"], "nope"]
+
+    with pytest.raises(ModelFileError, match=r"extras \['nope'\].*does not hold"):
+        load_edited(phantom_extra)()
+
+
+def test_save_checks_its_path_before_any_work(data, tmp_path):
+    X, _ = data
+    model = EASERecommender(reg=1.0).fit(X)
+    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
+        save(model, tmp_path / "missing" / "model.npz")
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        save(model, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
 def test_a_pickled_member_is_refused(saved):
     members = _members(saved)
     buffer = io.BytesIO()
