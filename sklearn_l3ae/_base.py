@@ -99,9 +99,26 @@ def solve_item_weights(X, total, param_text, solve):
     :func:`check_regularization` first, before any expensive work.
     """
     try:
-        return solve()
+        coef = solve()
     except NotPositiveDefiniteError as exc:
         raise ValueError(_gram_diagnosis(X, total, param_text)) from exc
+    return check_finite_weights(coef)
+
+
+def check_finite_weights(coef):
+    """``coef`` if all finite, else a ValueError instead of NaN scores later.
+
+    Overflow in a Gram or embedding product (values near the dtype's
+    limits) can leave NaN or inf in weights whose factorization succeeded.
+    """
+    if not np.isfinite(coef).all():
+        raise ValueError(
+            f"The fitted item-item weights contain NaN or inf: the inputs (the "
+            f"interaction values or the item embeddings) are too large for "
+            f"{coef.dtype} arithmetic. Rescale them (e.g. normalize the "
+            "embeddings, binarize X) or use dtype=np.float64."
+        )
+    return coef
 
 
 def _check_count(value, name):
@@ -175,7 +192,7 @@ def solve_penalized_weights(X, reg, dropout, param_text, solve):
     if not dropout:
         return solve_item_weights(X, reg, param_text, solve)
     try:
-        return solve()
+        return check_finite_weights(solve())
     except NotPositiveDefiniteError as exc:
         raise ValueError(
             f"XᵀX + Λ with Λ = ({param_text})·I + dropout / (1 − dropout)·"
@@ -443,8 +460,10 @@ class BaseRecommender(BaseEstimator):
         items : ndarray of shape (n_users, n)
             Best first.  Column indices (int64), or labels.  When fewer than
             ``n`` items remain, the rest hold ``-1`` (``""`` for str labels).
+            Integer labels may themselves be ``-1``: tell padding by its
+            ``-inf`` score.
         scores : ndarray of shape (n_users, n)
-            The items' scores; ``-inf`` in the padded slots.
+            The items' scores; ``-inf`` in the padded slots (and only there).
 
         Raises
         ------

@@ -79,7 +79,7 @@ class L3AERecommender(ItemItemRecommender):
         ``λ_X ||B||²``.
     xi : float >= 0 or None, default=0.0
         Bound ξ on the self-weights, ``|diag(B)| ≤ ξ``.  0 is the paper's
-        ``diag(B) = 0``; ``None`` (or ``inf``) drops the constraint.  With
+        ``diag(B) = 0``; ``None`` drops the constraint.  With
         ``dropout=p`` and ``reg_E=0`` this is RDLAE (RLAE for ``p=0``).
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.

@@ -104,7 +104,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
     dropout : float in [0, 1), default=0.2
         Dropout probability ``p``.
     xi : float >= 0 or None, default=0.6
-        Upper bound ξ on ``diag(B)``; ``None`` (or ``inf``) for none.
+        Upper bound ξ on ``diag(B)``; ``None`` for none.
     item_ids : array-like of shape (n_items,), default=None
         One label (str or int, unique) per item column of ``X``: the items
         that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
@@ -207,7 +207,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     reg : float, default=1000.0
         λ.  ``XᵀX + λI`` must be positive definite.
     xi : float >= 0 or None, default=0.6
-        Upper bound ξ on ``diag(B)``; ``None`` (or ``inf``) for none.
+        Upper bound ξ on ``diag(B)``; ``None`` for none.
     item_ids : array-like of shape (n_items,), default=None
         One label (str or int, unique) per item column of ``X``: the items
         that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`

@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+from scipy.linalg import LinAlgError
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
@@ -91,7 +92,24 @@ class SemanticCorrelation(BaseEstimator):
         """
         dtype = check_float_dtype(self.dtype)
         F = validate_data(self, X, dtype=np.float64)
-        correlation = semantic_correlation(F, self.reg, dtype)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                correlation = semantic_correlation(F, self.reg, dtype)
+            parts = (
+                correlation
+                if isinstance(correlation, LowRankCorrelation)
+                else (correlation,)
+            )
+            if not all(np.isfinite(part).all() for part in parts):
+                raise ValueError("non-finite correlation")
+        except (LinAlgError, ValueError) as exc:
+            raise ValueError(
+                "The semantic correlation of these item embeddings cannot be "
+                f"computed in floating point with reg={self.reg:g}: F Fᵀ + reg·I "
+                "overflowed or is not numerically positive definite (largest "
+                f"|embedding entry| {np.abs(F).max():.3g}). Normalize the "
+                "embeddings (SentenceEncoder(normalize=True) does) or increase reg."
+            ) from exc
         self._fit_dtype = dtype
         if isinstance(correlation, LowRankCorrelation):
             self.correlation_factors_, self._dense_coef = correlation, None

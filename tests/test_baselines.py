@@ -9,7 +9,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_l3ae import EASERecommender, evaluate, make_ranking_scorer
+from sklearn_l3ae import (
+    EASERecommender,
+    L3AERecommender,
+    evaluate,
+    make_ranking_scorer,
+)
 from sklearn_l3ae.baselines import (
     AdditiveEASERecommender,
     ALSRecommender,
@@ -283,3 +288,26 @@ def test_baselines_work_in_grid_search_and_evaluate():
         report = evaluate(best, train + val, test, ks=(10,))
         assert 0 <= report.score("ndcg", 10) <= 1
         assert report.n_users("tail") > 0
+
+
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (
+            CollectiveEASERecommender(item_embeddings=np.full((15, 3), 1e30), reg=1.0),
+            "weights contain NaN or inf",
+        ),
+        (
+            SemanticEASERecommender(item_embeddings=np.full((15, 3), 1e30)),
+            "cannot be computed in floating point",
+        ),
+        (
+            L3AERecommender(item_embeddings=np.full((15, 3), 1e20), reg_X=1.0),
+            "cannot be computed in floating point",
+        ),
+    ],
+)
+def test_overflowing_embeddings_raise_instead_of_nan_scores(data, model, match):
+    X, _ = data
+    with pytest.raises(ValueError, match=match):
+        model.fit(X)
