@@ -175,6 +175,9 @@ def test_min_rating(tmp_path):
     assert data.user_ids.tolist() == ["a"]
     with pytest.raises(ValueError, match=r"No interaction .* left.*min_rating=6"):
         load_folder(folder, min_rating=6)
+    for not_finite in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="'min_rating' parameter"):
+            load_folder(folder, min_rating=not_finite)
 
 
 def test_min_rating_needs_ratings(tmp_path):

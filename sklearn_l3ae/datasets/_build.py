@@ -21,7 +21,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 # Shared by the public loaders' @validate_params.
 FILTER_CONSTRAINTS = {
-    "min_rating": [Real, None],
+    # A finite number (NaN would silently keep nothing).
+    "min_rating": [Interval(Real, None, None, closed="neither"), None],
     "k_core": [Interval(Integral, 1, None, closed="left"), None],
     "missing_text": [StrOptions({"raise", "drop"})],
     "include_cold_items": ["boolean"],
