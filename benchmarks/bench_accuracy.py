@@ -228,11 +228,6 @@ def model_grids(F, quick, best=None):
     }
 
 
-def grid_size(grid):
-    grids = grid if isinstance(grid, list) else [grid]
-    return sum(int(np.prod([len(v) for v in g.values()])) for g in grids)
-
-
 def encode_items(texts, model_path, batch_size=64):
     encoder = SentenceEncoder(
         model=str(model_path), batch_size=batch_size, cache_dir=str(CACHE)
