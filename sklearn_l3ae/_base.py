@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from ._closed_form import LowRankCorrelation, NotPositiveDefiniteError, gram_matrix
 from ._ranking import mask_seen_inplace, top_k, top_k_indices
-from .metrics import ndcg_at_k
+from .metrics import _check_k, ndcg_at_k
 
 # Users are scored in batches of about this many bytes of dense scores.
 _SCORE_BATCH_BYTES = 64 * 2**20
@@ -119,13 +119,6 @@ def check_finite_weights(coef):
             "embeddings, binarize X) or use dtype=np.float64."
         )
     return coef
-
-
-def _check_count(value, name):
-    """``value`` as an int >= 1, or a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def _label_array(item_ids, n_items, owner):
@@ -484,7 +477,7 @@ class BaseRecommender(BaseEstimator):
         array([['d', 'c']], dtype='<U1')
         """
         check_is_fitted(self)
-        n = _check_count(n, "n")
+        n = _check_k(n, "n")
         labels = self._labels(as_labels)
         dtype = self._scores_dtype()
         X = self._validate_interactions(X_users, reset=False, dtype=dtype)
@@ -550,7 +543,7 @@ class ItemItemRecommender(BaseRecommender):
             ``B[i, j]`` (or ``C[i, j]``); ``-inf`` in the padded slots.
         """
         check_is_fitted(self)
-        n = _check_count(n, "n")
+        n = _check_k(n, "n")
         if source not in ("weights", "semantic"):
             raise ValueError(f"source must be 'weights' or 'semantic', got {source!r}.")
         labels = self._labels(as_labels)
@@ -645,7 +638,7 @@ class ItemItemRecommender(BaseRecommender):
         """
         check_is_fitted(self)
         if n is not None:
-            n = _check_count(n, "n")
+            n = _check_k(n, "n")
         labels = self._labels(as_labels)
         if not sparse.issparse(user_row) and np.ndim(user_row) == 1:
             user_row = np.asarray(user_row).reshape(1, -1)

@@ -204,9 +204,9 @@ def test_object_item_ids_are_normalized(data):
 def test_bad_n_is_refused(data, n):
     X, _ = data
     model = EASERecommender(reg=2.0).fit(X)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         model.recommend(X, n=n)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         model.similar_items(0, n=n)
 
 
@@ -390,7 +390,7 @@ def test_explain_errors(data):
         model.explain(np.vstack([user, user]), "item-00")
     with pytest.raises(ValueError, match="single item"):
         model.explain(user, ["item-00"])
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         model.explain(user, "item-00", n=0)
     with pytest.raises(ValueError, match="features"):
         model.explain(user[:-1], "item-00")
