@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from . import __version__, load, save
 from .datasets import load_folder
 from .ease import EASERecommender
-from .evaluation import evaluate
+from .evaluation import _format_table, evaluate
 from .l3ae import L3AERecommender
 from .model_selection import random_holdout_split
 from .persistence import check_save_path
@@ -222,14 +222,7 @@ def _side_by_side(reports):
                 for name in names
             ]
         )
-    widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) if column in (0, 2) else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in table
-    )
+    return _format_table(table, left=(0, 2))  # names left, numbers right
 
 
 def _evaluation_setting(args):

@@ -13,6 +13,18 @@ from .scoring import _check_input_and_held_out, _item_subset_mask, _recommend
 _SUBSETS = ("overall", "head", "tail")
 
 
+def _format_table(table, left=()):
+    """Rows of str cells as aligned text: columns in ``left`` left, others right."""
+    widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if column in left else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in table
+    )
+
+
 class RankingReport:
     """Ranking metrics as a tidy table: one record per (subset, metric, k).
 
@@ -67,17 +79,7 @@ class RankingReport:
             [subset, str(n_users), metric, *(f"{scores[k]:.4f}" for k in ks)]
             for (subset, n_users, metric), scores in lines.items()
         ]
-        widths = [
-            max(len(cell) for cell in column) for column in zip(*table, strict=True)
-        ]
-        # Names align left, numbers right.
-        return "\n".join(
-            "  ".join(
-                cell.ljust(width) if column in (0, 2) else cell.rjust(width)
-                for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-            ).rstrip()
-            for row in table
-        )
+        return _format_table(table, left=(0, 2))
 
 
 def evaluate(
