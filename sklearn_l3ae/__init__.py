@@ -12,9 +12,13 @@ and the linear autoencoders :class:`EASERecommender`,
 (popularity, ALS, BPR, item-kNN, text only, additive and collective EASE) in
 :mod:`sklearn_l3ae.baselines`.  :func:`save` and :func:`load` store fitted
 recommenders in a pickle-free file (:mod:`sklearn_l3ae.persistence`).
+Fits and scoring check their memory needs first and raise
+:class:`MemoryLimitError` up front instead of running out of memory
+(``memory_limit``; :func:`available_memory`).
 """
 
 from ._closed_form import LowRankCorrelation, NotPositiveDefiniteError
+from ._memory import MemoryLimitError, available_memory
 from .anisotropy import AnisotropyControl, mean_cosine_similarity
 from .ease import EASERecommender
 from .evaluation import RankingReport, evaluate
@@ -33,6 +37,7 @@ __all__ = [
     "EASERecommender",
     "L3AERecommender",
     "LowRankCorrelation",
+    "MemoryLimitError",
     "NotPositiveDefiniteError",
     "RDLAERecommender",
     "RLAERecommender",
@@ -40,6 +45,7 @@ __all__ = [
     "SemanticCorrelation",
     "SentenceEncoder",
     "__version__",
+    "available_memory",
     "evaluate",
     "load",
     "make_ranking_scorer",

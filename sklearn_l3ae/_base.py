@@ -9,7 +9,14 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
-from ._closed_form import LowRankCorrelation, NotPositiveDefiniteError, gram_matrix
+from ._closed_form import (
+    _BLOCK_BYTES,
+    LowRankCorrelation,
+    NotPositiveDefiniteError,
+    _row_block,
+    gram_matrix,
+)
+from ._memory import MemoryEstimate, check_dense_fit, check_memory
 from ._ranking import mask_seen_inplace, top_k, top_k_indices
 from .metrics import _check_k, ndcg_at_k
 
@@ -111,7 +118,12 @@ def check_finite_weights(coef):
     Overflow in a Gram or embedding product (values near the dtype's
     limits) can leave NaN or inf in weights whose factorization succeeded.
     """
-    if not np.isfinite(coef).all():
+    # Row blocks: an n x n boolean temporary would be a quarter of coef itself.
+    step = _row_block(coef.shape[0], coef.shape[1] if coef.ndim > 1 else 1, 1)
+    if not all(
+        np.isfinite(coef[start : start + step]).all()
+        for start in range(0, coef.shape[0], step)
+    ):
         raise ValueError(
             f"The fitted item-item weights contain NaN or inf: the inputs (the "
             f"interaction values or the item embeddings) are too large for "
@@ -326,9 +338,89 @@ class BaseRecommender(BaseEstimator):
     def _raw_scores(self, X_batch, rows):
         raise NotImplementedError
 
-    def _batches(self, X):
+    def _check_fit_memory(self, X, *, n_square, side_bytes=0):
+        """Refuse, before allocating, a fit beyond ``memory_limit``.
+
+        ``n_square`` is the number of dense n_items x n_items arrays alive
+        at the fit's peak and ``side_bytes`` its O(n_items·d) arrays; the
+        row blocks of the products and, for sparse ``X``, the transposed
+        copy that :func:`~sklearn_l3ae._closed_form.gram_matrix` makes are
+        added here.
+        """
+        n_items = X.shape[1]
+        dtype = np.dtype(X.dtype)
+        work = 2 * min(_BLOCK_BYTES, n_items * n_items * dtype.itemsize)
+        if sparse.issparse(X):
+            work += X.nnz * (dtype.itemsize + 4) + (n_items + 1) * 8
+        check_dense_fit(
+            type(self).__name__,
+            n_items,
+            dtype,
+            n_square=n_square,
+            memory_limit=getattr(self, "memory_limit", "auto"),
+            side_bytes=side_bytes,
+            work_bytes=work,
+        )
+
+    def _batch_rows(self):
+        """Users per scoring batch: ``batch_size``, else about 64 MiB of scores."""
+        batch_size = getattr(self, "batch_size", None)
+        if batch_size is None:
+            itemsize = self._scores_dtype().itemsize
+            return max(1, _SCORE_BATCH_BYTES // (self.n_features_in_ * itemsize))
+        if (
+            not isinstance(batch_size, Integral)
+            or isinstance(batch_size, bool)
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer (users per scoring "
+                f"batch) or None, got {batch_size!r}."
+            )
+        return int(batch_size)
+
+    def _check_scoring_memory(self, n_users, *, full_output):
+        """Refuse scoring whose batch (or full output) exceeds ``memory_limit``.
+
+        A batch holds the dense scores of its users, the ranking's copy and
+        masks (about 4 bytes per score more) and its selected indices;
+        ``full_output`` adds the n_users x n_items result of
+        :meth:`decision_function`.
+        """
         n_items = self.n_features_in_
-        step = max(1, _SCORE_BATCH_BYTES // (n_items * self._scores_dtype().itemsize))
+        itemsize = self._scores_dtype().itemsize
+        rows = min(self._batch_rows(), max(n_users, 1))
+        parts = [
+            (
+                f"scores of a batch of {rows} users",
+                rows * n_items * (2 * itemsize + 4),
+            )
+        ]
+        advice = []
+        if full_output:
+            parts.append(
+                (
+                    f"the {n_users} x {n_items} score matrix",
+                    n_users * n_items * itemsize,
+                )
+            )
+            advice.append(
+                "rank with predict or recommend, which keep only the top items "
+                "of each batch of users, or pass fewer users at a time"
+            )
+        if getattr(self, "batch_size", None) is not None:
+            advice.append("use a smaller batch_size (or None for automatic)")
+        check_memory(
+            MemoryEstimate(
+                what=f"Scoring {n_users} users with {type(self).__name__}",
+                parts=tuple(parts),
+            ),
+            getattr(self, "memory_limit", "auto"),
+            advice=advice,
+        )
+
+    def _batches(self, X):
+        step = self._batch_rows()
         if sparse.issparse(X):
             X = sparse.csr_array(X)
         for start in range(0, X.shape[0], step):
@@ -358,6 +450,7 @@ class BaseRecommender(BaseEstimator):
         check_is_fitted(self)
         dtype = self._scores_dtype()
         X = self._validate_interactions(X, reset=False, dtype=dtype)
+        self._check_scoring_memory(X.shape[0], full_output=True)
         scores = np.empty((X.shape[0], self.n_features_in_), dtype=dtype)
         for rows, X_batch in self._batches(X):
             scores[rows] = self._batch_scores(X_batch, rows)
@@ -384,6 +477,7 @@ class BaseRecommender(BaseEstimator):
         return self._top_items(X)
 
     def _top_items(self, X):
+        self._check_scoring_memory(X.shape[0], full_output=False)
         k = min(self.top_k, self.n_features_in_)
         items = np.empty((X.shape[0], k), dtype=np.int64)
         for rows, X_batch in self._batches(X):
@@ -484,6 +578,7 @@ class BaseRecommender(BaseEstimator):
         excluded = None
         if filter_items is not None:
             excluded = self._item_indices(filter_items, labels, "filter_items")
+        self._check_scoring_memory(X.shape[0], full_output=False)
         k = min(n, self.n_features_in_)
         items = np.full((X.shape[0], n), -1, dtype=np.int64)
         scores = np.full((X.shape[0], n), -np.inf, dtype=dtype)
@@ -557,7 +652,7 @@ class ItemItemRecommender(BaseRecommender):
         k = min(n, n_items)
         neighbours = np.full((len(flat), n), -1, dtype=np.int64)
         scores = np.full((len(flat), n), -np.inf, dtype=dtype)
-        step = max(1, _SCORE_BATCH_BYTES // (n_items * dtype.itemsize))
+        step = self._batch_rows()
         for start in range(0, len(flat), step):
             block = flat[start : start + step]
             batch = np.array(rows_of(block), dtype=dtype)

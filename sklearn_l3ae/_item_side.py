@@ -80,3 +80,25 @@ def correlation_of(semantic, n_items, dtype):
     if not np.isfinite(C).all():
         raise ValueError("The semantic correlation coef_ contains NaN or inf.")
     return np.ascontiguousarray(C, dtype=dtype)
+
+
+def phase_one_footprint(semantic, item_embeddings, n_items, itemsize):
+    """``(extra dense n x n arrays, side bytes)`` of phase 1 as phase 2 uses it.
+
+    Computed from the constructor parameters, before any conversion, so
+    that a fit can be refused before it allocates anything.  The default
+    phase 1 and :class:`SemanticCorrelation` on d < n_items embeddings give
+    C in its structured form: no n x n array, O(n·d) float64 factors (plus
+    the embeddings' float64 copy) and two n x d arrays in the fit's
+    precision in phase 2.  Any other phase 1 (or d >= n_items) yields a
+    dense C: one more n x n array.  For texts, d is not known before
+    encoding and the O(n·d) arrays are not counted.
+    """
+    final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+    shape = np.shape(item_embeddings) if item_embeddings is not None else ()
+    dim = shape[1] if len(shape) == 2 else None
+    structured = (final is None or isinstance(final, SemanticCorrelation)) and (
+        dim is None or dim < n_items
+    )
+    side = 0 if dim is None else n_items * dim * (3 * 8 + 2 * itemsize)
+    return (0 if structured else 1), side

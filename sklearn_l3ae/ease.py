@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import (
     ItemItemRecommender,
@@ -40,6 +40,17 @@ class EASERecommender(ItemItemRecommender):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the fit and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -82,13 +93,30 @@ class EASERecommender(ItemItemRecommender):
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
-    def __init__(self, reg=500.0, *, item_ids=None, top_k=20, dtype=np.float32):
+    def __init__(
+        self,
+        reg=500.0,
+        *,
+        item_ids=None,
+        top_k=20,
+        dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
+    ):
         self.reg = reg
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -109,6 +137,7 @@ class EASERecommender(ItemItemRecommender):
         dtype = check_float_dtype(self.dtype)
         X = self._validate_interactions(X, reset=True, dtype=dtype)
         check_regularization(X, self.reg, "reg")
+        self._check_fit_memory(X, n_square=1)
         coef = solve_item_weights(
             X, self.reg, "reg", lambda: ease_weights(gram_matrix(X, dtype), self.reg)
         )

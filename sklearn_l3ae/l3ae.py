@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import (
     ItemItemRecommender,
@@ -13,7 +13,7 @@ from ._base import (
     solve_penalized_weights,
 )
 from ._closed_form import gram_matrix, l3ae_weights
-from ._item_side import correlation_of, phase_one
+from ._item_side import correlation_of, phase_one, phase_one_footprint
 
 
 class L3AERecommender(ItemItemRecommender):
@@ -85,6 +85,17 @@ class L3AERecommender(ItemItemRecommender):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the fit and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -158,6 +169,12 @@ class L3AERecommender(ItemItemRecommender):
         "xi": [Interval(Real, 0, None, closed="left"), None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -173,6 +190,8 @@ class L3AERecommender(ItemItemRecommender):
         xi=0.0,
         top_k=20,
         dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.semantic = semantic
         self.item_texts = item_texts
@@ -184,6 +203,8 @@ class L3AERecommender(ItemItemRecommender):
         self.xi = xi
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -207,6 +228,10 @@ class L3AERecommender(ItemItemRecommender):
         # Cheap refusals first: phase 1 may encode thousands of texts.
         total = self.reg_X + self.reg_E
         check_penalty(X, total, self.dropout, "reg_X + reg_E")
+        extra_square, side_bytes = phase_one_footprint(
+            self.semantic, self.item_embeddings, n_items, dtype.itemsize
+        )
+        self._check_fit_memory(X, n_square=1 + extra_square, side_bytes=side_bytes)
         semantic, item_data = phase_one(
             type(self).__name__,
             self.semantic,

@@ -21,7 +21,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import (
     ItemItemRecommender,
@@ -66,6 +66,7 @@ class _RelaxedLinearAutoencoder(ItemItemRecommender):
         X = self._validate_interactions(X, reset=True, dtype=dtype)
         dropout, xi = self._dropout_and_xi()
         check_penalty(X, self.reg, dropout, "reg")
+        self._check_fit_memory(X, n_square=1)
         self.coef_ = solve_penalized_weights(
             X,
             self.reg,
@@ -114,6 +115,17 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the fit and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -169,6 +181,12 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -180,6 +198,8 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         item_ids=None,
         top_k=20,
         dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.reg = reg
         self.dropout = dropout
@@ -187,6 +207,8 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi
@@ -217,6 +239,17 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the fit and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -265,16 +298,32 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
-        self, reg=1000.0, *, xi=0.6, item_ids=None, top_k=20, dtype=np.float32
+        self,
+        reg=1000.0,
+        *,
+        xi=0.6,
+        item_ids=None,
+        top_k=20,
+        dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.reg = reg
         self.xi = xi
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     def _dropout_and_xi(self):
         return 0.0, self.xi
@@ -307,6 +356,17 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the fit and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -355,6 +415,12 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -366,6 +432,8 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         item_ids=None,
         top_k=20,
         dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.reg = reg
         self.dropout = dropout
@@ -373,6 +441,8 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     def _dropout_and_xi(self):
         return self.dropout, 0.0 if self.zero_diagonal else None

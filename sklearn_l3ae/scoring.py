@@ -108,7 +108,10 @@ def _recommend(estimator, X, k):
             )
         return _check_top_items(ranked, X.shape, k)
     ranked = np.empty((n_users, k), dtype=np.int64)
-    step = max(1, _RANK_BATCH_ENTRIES // n_items)
+    # The estimator's own batch_size if it has one (recommenders do).
+    step = getattr(estimator, "batch_size", None)
+    if step is None:
+        step = max(1, _RANK_BATCH_ENTRIES // n_items)
     for start in range(0, n_users, step):
         X_batch = X[start : start + step]
         scores = np.asarray(estimator.decision_function(X_batch))

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context, clone
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._base import (
     ItemItemRecommender,
@@ -75,6 +75,17 @@ class SemanticEASERecommender(ItemItemRecommender):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of ``coef_`` and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -111,6 +122,12 @@ class SemanticEASERecommender(ItemItemRecommender):
     _parameter_constraints = {
         "semantic": [HasMethods(["fit"]), None],
         **_ITEM_DATA_CONSTRAINTS,
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -122,6 +139,8 @@ class SemanticEASERecommender(ItemItemRecommender):
         item_ids=None,
         top_k=20,
         dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.semantic = semantic
         self.item_texts = item_texts
@@ -129,6 +148,8 @@ class SemanticEASERecommender(ItemItemRecommender):
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -147,6 +168,7 @@ class SemanticEASERecommender(ItemItemRecommender):
         """
         dtype = check_float_dtype(self.dtype)
         X = self._validate_interactions(X, reset=True, dtype=dtype)
+        self._check_fit_memory(X, n_square=1)
         self.coef_, self.semantic_ = _fitted_correlation(
             type(self).__name__,
             self.semantic,
@@ -188,6 +210,17 @@ class AdditiveEASERecommender(ItemItemRecommender):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of ``coef_`` and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -225,6 +258,12 @@ class AdditiveEASERecommender(ItemItemRecommender):
         "reg": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         **_ITEM_DATA_CONSTRAINTS,
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -238,6 +277,8 @@ class AdditiveEASERecommender(ItemItemRecommender):
         item_ids=None,
         top_k=20,
         dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.semantic = semantic
         self.item_texts = item_texts
@@ -247,6 +288,8 @@ class AdditiveEASERecommender(ItemItemRecommender):
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -266,6 +309,7 @@ class AdditiveEASERecommender(ItemItemRecommender):
         dtype = check_float_dtype(self.dtype)
         X = self._validate_interactions(X, reset=True, dtype=dtype)
         check_regularization(X, self.reg, "reg")
+        self._check_fit_memory(X, n_square=2)
         C, semantic = _fitted_correlation(
             type(self).__name__,
             self.semantic,
@@ -316,6 +360,17 @@ class CollectiveEASERecommender(ItemItemRecommender):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the fit and of the scores.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before fitting and scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -353,6 +408,12 @@ class CollectiveEASERecommender(ItemItemRecommender):
         "reg": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         **_ITEM_DATA_CONSTRAINTS,
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -366,6 +427,8 @@ class CollectiveEASERecommender(ItemItemRecommender):
         item_ids=None,
         top_k=20,
         dtype=np.float32,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.encoder = encoder
         self.item_texts = item_texts
@@ -375,6 +438,8 @@ class CollectiveEASERecommender(ItemItemRecommender):
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -393,6 +458,7 @@ class CollectiveEASERecommender(ItemItemRecommender):
         """
         dtype = check_float_dtype(self.dtype)
         X = self._validate_interactions(X, reset=True, dtype=dtype)
+        self._check_fit_memory(X, n_square=1)
         owner = type(self).__name__
         item_data, source = item_data_of(
             owner, self.item_texts, self.item_embeddings, X.shape[1]

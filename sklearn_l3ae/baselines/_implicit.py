@@ -7,7 +7,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from .._base import BaseRecommender
@@ -105,6 +105,17 @@ class ALSRecommender(_ImplicitRecommender):
         Threads used by `implicit` (``None`` or negative: all cores).
     random_state : int, RandomState instance or None, default=None
         Seed of the factor initialization.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -147,6 +158,12 @@ class ALSRecommender(_ImplicitRecommender):
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -160,6 +177,8 @@ class ALSRecommender(_ImplicitRecommender):
         top_k=20,
         n_jobs=None,
         random_state=None,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.factors = factors
         self.regularization = regularization
@@ -169,6 +188,8 @@ class ALSRecommender(_ImplicitRecommender):
         self.top_k = top_k
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     def _fit_implicit(self, user_items):
         implicit = _import_implicit(type(self).__name__)
@@ -245,6 +266,17 @@ class BPRRecommender(_ImplicitRecommender):
         thread (parallel SGD is lock-free).
     random_state : int, RandomState instance or None, default=None
         Seed of the initialization and of the sampled triples.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -291,6 +323,12 @@ class BPRRecommender(_ImplicitRecommender):
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
     def __init__(
@@ -304,6 +342,8 @@ class BPRRecommender(_ImplicitRecommender):
         top_k=20,
         n_jobs=1,
         random_state=None,
+        batch_size=None,
+        memory_limit="auto",
     ):
         self.factors = factors
         self.learning_rate = learning_rate
@@ -313,6 +353,8 @@ class BPRRecommender(_ImplicitRecommender):
         self.top_k = top_k
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     def _fit_implicit(self, user_items):
         implicit = _import_implicit(type(self).__name__)
@@ -373,6 +415,17 @@ class ItemKNNRecommender(_ImplicitRecommender):
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
     n_jobs : int, default=None
         Threads used by `implicit` (``None`` or negative: all cores).
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -407,13 +460,30 @@ class ItemKNNRecommender(_ImplicitRecommender):
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
-    def __init__(self, n_neighbors=100, *, item_ids=None, top_k=20, n_jobs=None):
+    def __init__(
+        self,
+        n_neighbors=100,
+        *,
+        item_ids=None,
+        top_k=20,
+        n_jobs=None,
+        batch_size=None,
+        memory_limit="auto",
+    ):
         self.n_neighbors = n_neighbors
         self.item_ids = item_ids
         self.top_k = top_k
         self.n_jobs = n_jobs
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     def _fit_implicit(self, user_items):
         implicit = _import_implicit(type(self).__name__)

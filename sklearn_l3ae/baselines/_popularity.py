@@ -1,10 +1,10 @@
 """The popularity baseline: the same ranking of unseen items for everyone."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import BaseRecommender
 
@@ -24,6 +24,17 @@ class PopularityRecommender(BaseRecommender):
         names of a DataFrame ``X``, if any, else column indices.
     top_k : int, default=20
         Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    batch_size : int, default=None
+        Users scored per batch by ``predict``, ``recommend``,
+        ``decision_function`` and the ranking scorers; ``None`` picks about
+        64 MiB of scores per batch.  Memory stays bounded for any number of
+        users (``decision_function`` still returns all their scores).
+    memory_limit : "auto", int or None, default="auto"
+        Memory budget in bytes, checked before scoring: beyond it a
+        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+        allocated.  ``"auto"`` is the memory available at that moment (the
+        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+        check.
 
     Attributes
     ----------
@@ -57,11 +68,21 @@ class PopularityRecommender(BaseRecommender):
     _parameter_constraints = {
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
     }
 
-    def __init__(self, *, item_ids=None, top_k=20):
+    def __init__(
+        self, *, item_ids=None, top_k=20, batch_size=None, memory_limit="auto"
+    ):
         self.item_ids = item_ids
         self.top_k = top_k
+        self.batch_size = batch_size
+        self.memory_limit = memory_limit
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
