@@ -14,7 +14,6 @@ grid-search refit) finds what earlier calls encoded:
 """
 
 import hashlib
-import os
 import threading
 import uuid
 import warnings
@@ -23,6 +22,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 # Default bound of the in-process cache: about 700 000 texts at dimension 384.
 MEMORY_CACHE_MAX_BYTES = 2**30
@@ -154,20 +155,17 @@ class DiskEmbeddingCache:
 
     def put(self, digests, embeddings):
         """Write one new shard atomically; warn (do not raise) if impossible."""
-        stem = uuid.uuid4().hex
-        temporary = self.directory / f"{stem}.npz.tmp"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             keys = np.frombuffer(b"".join(digests), dtype=np.uint8)
-            with open(temporary, "wb") as file:
+            # The temporary name ends in .tmp: get() never reads a partial shard.
+            with atomic_write(self.directory / f"{uuid.uuid4().hex}.npz") as file:
                 np.savez(
                     file,
                     keys=keys.reshape(len(digests), _DIGEST_SIZE),
                     embeddings=np.ascontiguousarray(embeddings, dtype=np.float32),
                 )
-            os.replace(temporary, self.directory / f"{stem}.npz")
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
             warnings.warn(
                 f"Could not write the embedding cache in {self.directory}: {exc}",
                 RuntimeWarning,

@@ -22,12 +22,10 @@ estimators and :class:`sklearn.pipeline.Pipeline`; a class name in the file
 is looked up there, never imported.
 """
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from numbers import Integral, Real
@@ -39,6 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._atomic import atomic_write
 from ._closed_form import LowRankCorrelation
 from .anisotropy import AnisotropyControl
 from .baselines import (
@@ -382,22 +381,8 @@ def save(model, path, *, extras=None):
     """
     path = check_save_path(path)
     members = _serialize(model, extras)
-    folder = path.parent
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=folder
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **members)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _file_mode(path))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(folder)
+    with atomic_write(path) as file:
+        np.savez(file, **members)
 
 
 def check_save_path(path):
@@ -417,30 +402,6 @@ def check_save_path(path):
             f"Cannot save the model to {path}: the folder {path.parent} does not exist."
         )
     return path
-
-
-def _file_mode(path):
-    """The mode of the file being replaced, else the default for new files."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_directory(folder):
-    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def load(path, *, return_extras=False):

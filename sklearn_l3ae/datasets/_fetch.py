@@ -14,6 +14,7 @@ from pathlib import Path
 from sklearn.datasets import get_data_home
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._atomic import atomic_write
 from ._build import FILTER_CONSTRAINTS
 from ._movielens import VARIANT_FILES, load_movielens
 
@@ -65,26 +66,22 @@ def _download(variant, target):
     """Download ``variant``'s zip to ``target`` through a verified temp file."""
     archive = ARCHIVES[variant]
     target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    partial = Path(partial)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(descriptor, "wb") as file:
-            try:
-                with urllib.request.urlopen(
-                    archive.url, timeout=DOWNLOAD_TIMEOUT
-                ) as response:
-                    for chunk in iter(lambda: response.read(_CHUNK), b""):
-                        digest.update(chunk)
-                        file.write(chunk)
-            except (OSError, http.client.HTTPException) as exc:
-                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-                raise OSError(
-                    f"Could not download MovieLens {variant} from {archive.url} "
-                    f"({reason}). {_manual_steps(variant, target.parent)}"
-                ) from exc
+    digest = hashlib.sha256()
+    # Raising inside the block deletes the partial download.
+    with atomic_write(target) as file:
+        try:
+            with urllib.request.urlopen(
+                archive.url, timeout=DOWNLOAD_TIMEOUT
+            ) as response:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    digest.update(chunk)
+                    file.write(chunk)
+        except (OSError, http.client.HTTPException) as exc:
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            raise OSError(
+                f"Could not download MovieLens {variant} from {archive.url} "
+                f"({reason}). {_manual_steps(variant, target.parent)}"
+            ) from exc
         got = digest.hexdigest()
         if got != archive.sha256:
             raise OSError(
@@ -92,9 +89,6 @@ def _download(variant, target):
                 f"{archive.sha256}, got {got}. The download was deleted; try again "
                 f"later. {_manual_steps(variant, target.parent)}"
             )
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _extract(archive, folder):
