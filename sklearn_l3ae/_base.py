@@ -11,8 +11,10 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from ._closed_form import (
     _BLOCK_BYTES,
+    _GRAM_ROWS,
     LowRankCorrelation,
     NotPositiveDefiniteError,
+    _available_cores,
     _row_block,
     gram_matrix,
 )
@@ -351,6 +353,10 @@ class BaseRecommender(BaseEstimator):
         dtype = np.dtype(X.dtype)
         work = 2 * min(_BLOCK_BYTES, n_items * n_items * dtype.itemsize)
         if sparse.issparse(X):
+            # XᵀX in row blocks, one per thread, each a sparse product of up
+            # to _GRAM_ROWS dense-ish rows; plus the transposed copy of X.
+            rows = min(_GRAM_ROWS, n_items) * _available_cores()
+            work += rows * n_items * (dtype.itemsize + 8)
             work += X.nnz * (dtype.itemsize + 4) + (n_items + 1) * 8
         check_dense_fit(
             type(self).__name__,

@@ -72,7 +72,7 @@ def _load_data(folder, k_core, *, include_cold_items=False):
     return data
 
 
-def _l3ae(data, *, encoder, reg_X, reg_E, reg_F, dtype):
+def _l3ae(data, *, encoder, reg_X, reg_E, reg_F, dtype, memory_limit="auto"):
     semantic = make_pipeline(
         SentenceEncoder(model=encoder, show_progress_bar=True),
         SemanticCorrelation(reg=reg_F, dtype=dtype),
@@ -84,6 +84,7 @@ def _l3ae(data, *, encoder, reg_X, reg_E, reg_F, dtype):
         reg_E=reg_E,
         dtype=dtype,
         item_ids=data.item_ids,
+        memory_limit=memory_limit,
     )
 
 
@@ -111,6 +112,7 @@ def _cmd_fit(args):
         reg_E=args.reg_E,
         reg_F=args.reg_F,
         dtype=dtype,
+        memory_limit=args.memory_limit,
     )
     _fit(model, data.X, "L3AE")
     X = sparse.csr_array(data.X)
@@ -272,7 +274,9 @@ def _cmd_evaluate(args):
     # The paper's final protocol: refit on train + validation, test on test.
     fit_on = sparse.csr_array(train + val)
     models = {
-        "EASE": EASERecommender(reg=args.reg_ease, dtype=dtype),
+        "EASE": EASERecommender(
+            reg=args.reg_ease, dtype=dtype, memory_limit=args.memory_limit
+        ),
         "L3AE": _l3ae(
             data,
             encoder=setting["encoder"],
@@ -280,6 +284,7 @@ def _cmd_evaluate(args):
             reg_E=setting["reg_E"],
             reg_F=setting["reg_F"],
             dtype=dtype,
+            memory_limit=args.memory_limit,
         ),
     }
     reports = {}
@@ -347,6 +352,40 @@ def _add_dtype(parser, *, default):
     )
 
 
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _memory_limit(text):
+    """``auto``, ``none`` or a size such as ``16G``/``16GiB``/``500M``/bytes."""
+    word = text.strip().lower()
+    if word in ("auto", "none"):
+        return None if word == "none" else "auto"
+    number = word.upper().removesuffix("IB").removesuffix("B")
+    unit = number[-1:] if number[-1:] in "KMGT" else ""
+    try:
+        value = float(number[: len(number) - len(unit)]) * _SIZE_UNITS[unit]
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto', 'none' or a positive size such as 16G, 500M or a "
+            f"number of bytes; got {text!r}"
+        )
+    return int(value)
+
+
+def _add_memory_limit(parser):
+    parser.add_argument(
+        "--memory-limit",
+        type=_memory_limit,
+        default="auto",
+        metavar="SIZE",
+        help="refuse up front a fit whose estimated peak memory exceeds SIZE "
+        "(e.g. 16G, 500M): 'auto' (default) is the memory available now, "
+        "'none' skips the check",
+    )
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -406,6 +445,7 @@ def build_parser():
         "through their text only)",
     )
     _add_dtype(fit, default="float32")
+    _add_memory_limit(fit)
     fit.set_defaults(run=_cmd_fit)
 
     recommend = commands.add_parser(
@@ -478,6 +518,7 @@ def build_parser():
         "--seed", type=int, default=0, help="seed of the split (default: 0)"
     )
     _add_dtype(evaluate, default=None)
+    _add_memory_limit(evaluate)
     evaluate.set_defaults(run=_cmd_evaluate)
     return parser
 
@@ -498,8 +539,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, OSError, ImportError) as exc:
+    except (CommandError, ValueError, OSError, ImportError, MemoryError) as exc:
         # Loaders, the encoder and load() raise these with messages naming the
-        # file, line or model; the traceback would add nothing for a user.
+        # file, line or model, and the memory planner (MemoryLimitError) with
+        # its estimate; the traceback would add nothing for a user.
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
