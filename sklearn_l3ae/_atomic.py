@@ -1,11 +1,14 @@
-"""Failure atomicity: a write either completes or leaves no trace.
+"""Failure atomicity: a write or a fit either completes or leaves no trace.
 
-:func:`atomic_write` replaces a file whole: the content goes to a temporary
-file in the same folder, is flushed to disk and renamed over the target, so
-readers see the old file or the new one, never half of one.
+- :func:`atomic_write` replaces a file whole: the content goes to a
+  temporary file in the same folder, is flushed to disk and renamed over the
+  target, so readers see the old file or the new one, never half of one.
+- :func:`atomic_fit` decorates ``fit``: if it raises, the estimator's
+  attributes are put back as they were before the call.
 """
 
 import contextlib
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -86,3 +89,35 @@ def _fsync_directory(folder):
         pass
     finally:
         os.close(descriptor)
+
+
+def atomic_fit(fit):
+    """Decorate a ``fit``: if it raises, the estimator is left as it was.
+
+    A shallow copy of the instance's ``__dict__`` is taken before the call
+    and restored, attributes added or deleted by the failed call included,
+    on any exception (``KeyboardInterrupt`` too) before it propagates.  A
+    fitted estimator keeps its fitted attributes, an unfitted one stays
+    unfitted (no ``n_features_in_`` left by an early
+    :func:`~sklearn.utils.validation.validate_data`).  A shallow copy is
+    enough because the fits of this package build new arrays and estimators
+    and assign them; none modifies a fitted attribute in place.
+
+    Place it above ``@_fit_context``, so that the whole call is covered and
+    scikit-learn's callback teardown, which reads the state the fit set up,
+    runs before the state is restored.  ``functools.wraps`` keeps the name,
+    docstring and signature that scikit-learn inspects.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        state = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            attributes = vars(self)
+            attributes.clear()
+            attributes.update(state)
+            raise
+
+    return wrapper

@@ -12,6 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._atomic import atomic_fit
 from ._closed_form import anisotropy_control_matrix
 
 
@@ -142,6 +143,7 @@ class AnisotropyControl(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __init__(self, reg=10.0):
         self.reg = reg
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn ``W`` from the item embeddings.

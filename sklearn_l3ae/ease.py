@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._atomic import atomic_fit
 from ._base import (
     ItemItemRecommender,
     check_float_dtype,
@@ -118,6 +119,7 @@ class EASERecommender(ItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the item-item weights from interactions.

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from ._atomic import atomic_fit
 from ._base import (
     ItemItemRecommender,
     check_float_dtype,
@@ -206,6 +207,7 @@ class L3AERecommender(ItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit phase 1 on the item data, then phase 2 on the interactions.

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._atomic import atomic_fit
 from ._base import (
     ItemItemRecommender,
     check_float_dtype,
@@ -45,6 +46,7 @@ class _RelaxedLinearAutoencoder(ItemItemRecommender):
     def _dropout_and_xi(self):
         raise NotImplementedError
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the item-item weights from interactions.

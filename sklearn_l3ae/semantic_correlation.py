@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
+from ._atomic import atomic_fit
 from ._base import check_float_dtype
 from ._closed_form import LowRankCorrelation, dense_correlation, semantic_correlation
 
@@ -75,6 +76,7 @@ class SemanticCorrelation(BaseEstimator):
         self.reg = reg
         self.dtype = dtype
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the semantic correlation of the items.

@@ -22,6 +22,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._atomic import atomic_fit
 from ._embedding_cache import DiskEmbeddingCache, MemoryEmbeddingCache, text_digest
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -398,6 +399,7 @@ class SentenceEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _n_features_out(self):
         return self.embedding_dim_
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the texts and load the model; nothing is encoded.

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from .._atomic import atomic_fit
 from .._base import (
     ItemItemRecommender,
     check_float_dtype,
@@ -151,6 +152,7 @@ class SemanticEASERecommender(ItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit phase 1 on the item data; ``X`` only fixes the items.
@@ -291,6 +293,7 @@ class AdditiveEASERecommender(ItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit EASE on ``X`` and phase 1 on the item data, then mix them.
@@ -441,6 +444,7 @@ class CollectiveEASERecommender(ItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Encode the item texts (if any), then fit EASE on the stacked data.

@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
+from .._atomic import atomic_fit
 from .._base import BaseRecommender
 
 _INSTALL_HINT = (
@@ -53,6 +54,7 @@ class _ImplicitRecommender(BaseRecommender):
     def _scores_dtype(self):
         return np.dtype(np.float32)
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the `implicit` model on the interactions.

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._atomic import atomic_fit
 from .._base import BaseRecommender
 
 
@@ -84,6 +85,7 @@ class PopularityRecommender(BaseRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Count the training users of each item.
