@@ -23,6 +23,7 @@ from sklearn_l3ae import (
     DLAERecommender,
     EASERecommender,
     L3AERecommender,
+    MemoryLimitError,
     RDLAERecommender,
     RLAERecommender,
     SemanticCorrelation,
@@ -315,6 +316,20 @@ def test_an_interrupted_closed_form_keeps_the_fitted_model(name, target, monkeyp
     monkeypatch.undo()
     _assert_unchanged(estimator, snapshot)
     np.testing.assert_array_equal(case.outputs(estimator), outputs)
+
+
+def test_a_refit_refused_for_memory_keeps_the_fitted_model():
+    # The memory check runs after validate_data has seen the new items.
+    estimator = L3AERecommender(item_embeddings=F, reg_X=1.0, reg_E=1.0).fit(X)
+    outputs = _scores(estimator)
+    estimator.set_params(item_embeddings=None, memory_limit=1)
+    snapshot = _snapshot(estimator)
+    with pytest.raises(MemoryLimitError):
+        estimator.fit(X_OTHER)
+    _assert_unchanged(estimator, snapshot)
+    np.testing.assert_array_equal(
+        _scores(estimator.set_params(memory_limit=None)), outputs
+    )
 
 
 def test_the_phase_one_estimator_given_is_never_fitted():
