@@ -90,12 +90,25 @@ def _gram_diagnosis(X, total, param_text):
     )
 
 
+def check_in_range(value, dtype, param_text):
+    """Refuse a regularization that the fit's precision cannot represent."""
+    largest = float(np.finfo(dtype).max)
+    if not abs(value) <= largest:
+        raise ValueError(
+            f"{param_text} = {value:g} is beyond the range of {np.dtype(dtype)}, the "
+            f"precision of the fit (|value| <= {largest:.3g}): choose a smaller "
+            f"{param_text}, or dtype=np.float64."
+        )
+
+
 def check_regularization(X, total, param_text):
     """Refuse, before any dense work, a shift that cannot make XᵀX definite.
 
     With ``total <= 0`` and an exactly singular ``XᵀX`` (fewer users than
     items, or an item without interactions) no factorization can succeed.
+    A ``total`` beyond the range of ``X.dtype`` is refused too.
     """
+    check_in_range(total, X.dtype, param_text)
     if total <= 0 and _singular_reason(X) is not None:
         raise ValueError(_gram_diagnosis(X, total, param_text))
 
@@ -128,9 +141,9 @@ def check_finite_weights(coef):
     ):
         raise ValueError(
             f"The fitted item-item weights contain NaN or inf: the inputs (the "
-            f"interaction values or the item embeddings) are too large for "
-            f"{coef.dtype} arithmetic. Rescale them (e.g. normalize the "
-            "embeddings, binarize X) or use dtype=np.float64."
+            f"interaction values or the item embeddings) or the regularization "
+            f"are too large for {coef.dtype} arithmetic. Rescale them (e.g. "
+            "normalize the embeddings, binarize X) or use dtype=np.float64."
         )
     return coef
 
@@ -177,6 +190,7 @@ def check_penalty(X, reg, dropout, param_text):
     if not dropout:
         check_regularization(X, reg, param_text)
         return
+    check_in_range(reg, X.dtype, param_text)
     if reg > 0:
         return
     counts = np.asarray(abs(X).sum(axis=0)).ravel()

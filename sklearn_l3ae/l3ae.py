@@ -10,6 +10,7 @@ from ._atomic import atomic_fit
 from ._base import (
     ItemItemRecommender,
     check_float_dtype,
+    check_in_range,
     check_penalty,
     solve_penalized_weights,
 )
@@ -230,6 +231,7 @@ class L3AERecommender(ItemItemRecommender):
         # Cheap refusals first: phase 1 may encode thousands of texts.
         total = self.reg_X + self.reg_E
         check_penalty(X, total, self.dropout, "reg_X + reg_E")
+        check_in_range(self.reg_E, dtype, "reg_E")
         extra_square, side_bytes = phase_one_footprint(
             self.semantic, self.item_embeddings, n_items, dtype.itemsize
         )
