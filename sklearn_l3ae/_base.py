@@ -277,7 +277,8 @@ class BaseRecommender(BaseEstimator):
 
     def _labels(self, as_labels):
         """The item labels to use (``item_ids_``) or None for column indices."""
-        if as_labels not in (None, True, False):
+        # Not `in (None, True, False)`, which 0, 1 and 1.0 would pass.
+        if as_labels is not None and not isinstance(as_labels, (bool, np.bool_)):
             raise ValueError(
                 f"as_labels must be None, True or False, got {as_labels!r}."
             )
@@ -288,7 +289,7 @@ class BaseRecommender(BaseEstimator):
                 "labels: pass item_ids=... to its constructor, or fit it on a "
                 "DataFrame with the item labels as column names."
             )
-        return labels if as_labels is not False else None
+        return None if as_labels is not None and not as_labels else labels
 
     def _item_indices(self, items, labels, name):
         """Column indices of ``items`` (labels, or indices when ``labels`` is None).
