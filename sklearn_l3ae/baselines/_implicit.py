@@ -39,6 +39,31 @@ def _seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def _fit_factors(estimator, model, user_items, parameters):
+    """``model.fit(user_items)``; factors that diverged raise a ValueError.
+
+    `implicit` raises its own ``ModelFitError`` (not a ValueError) on NaN
+    factors only; infinite ones would give infinite scores.
+    """
+    from implicit.recommender_base import ModelFitError
+
+    try:
+        model.fit(user_items, show_progress=False)
+        finite = np.isfinite(model.user_factors).all()
+        finite = finite and np.isfinite(model.item_factors).all()
+    except ModelFitError:
+        finite = False
+    if not finite:
+        values = ", ".join(
+            f"{name}={getattr(estimator, name)!r}" for name in parameters
+        )
+        raise ValueError(
+            f"{type(estimator).__name__}'s factors diverged to NaN or inf while "
+            f"fitting with {values}: too large for float32 arithmetic. Choose "
+            "smaller values (or rescale X, e.g. binarize it)."
+        )
+
+
 def _n_threads(n_jobs):
     """`implicit`'s ``num_threads`` (0 = all cores) from ``n_jobs``."""
     return 0 if n_jobs is None or n_jobs < 0 else int(n_jobs)
@@ -203,7 +228,7 @@ class ALSRecommender(_ImplicitRecommender):
             num_threads=_n_threads(self.n_jobs),
             random_state=_seed(self.random_state),
         )
-        model.fit(user_items, show_progress=False)
+        _fit_factors(self, model, user_items, ("regularization", "alpha"))
         self.item_factors_ = np.asarray(model.item_factors)
         self.user_factors_ = np.asarray(model.user_factors)
 
@@ -368,7 +393,7 @@ class BPRRecommender(_ImplicitRecommender):
             num_threads=_n_threads(self.n_jobs),
             random_state=_seed(self.random_state),
         )
-        model.fit(user_items, show_progress=False)
+        _fit_factors(self, model, user_items, ("learning_rate", "regularization"))
         self.item_factors_ = np.asarray(model.item_factors)
         self.user_factors_ = np.asarray(model.user_factors)
         users = {}
