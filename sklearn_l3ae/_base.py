@@ -448,8 +448,19 @@ class BaseRecommender(BaseEstimator):
             yield slice(start, min(start + step, X.shape[0])), X[start : start + step]
 
     def _batch_scores(self, X_batch, rows):
+        return mask_seen_inplace(self._finite_raw_scores(X_batch, rows), X_batch)
+
+    def _finite_raw_scores(self, X_batch, rows):
+        """``_raw_scores`` in the scores' dtype; an overflow raises a ValueError."""
         scores = np.asarray(self._raw_scores(X_batch, rows), dtype=self._scores_dtype())
-        return mask_seen_inplace(scores, X_batch)
+        # Two reductions instead of an isfinite temporary; NaN propagates.
+        if scores.size and not np.isfinite([scores.min(), scores.max()]).all():
+            raise ValueError(
+                f"The scores of these users overflow {scores.dtype}: their "
+                f"interaction values are too large (largest {X_batch.max():.3g}). "
+                "Rescale X, e.g. binarize it as for training."
+            )
+        return scores
 
     def decision_function(self, X):
         """Scores of every item for each user (``X @ coef_`` for item-item models).
@@ -607,7 +618,7 @@ class BaseRecommender(BaseEstimator):
             if filter_seen:
                 batch = self._batch_scores(X_batch, rows)
             else:
-                batch = np.asarray(self._raw_scores(X_batch, rows), dtype=dtype)
+                batch = self._finite_raw_scores(X_batch, rows)
             if excluded is not None:
                 batch[:, excluded] = -np.inf
             items[rows, :k], scores[rows, :k] = top_k(batch, k)

@@ -245,7 +245,15 @@ class ALSRecommender(_ImplicitRecommender):
         model.item_factors = np.array(self.item_factors_, dtype=np.float32)
         users = np.arange(X_batch.shape[0])
         with threadpool_limits(limits=1, user_api="blas"):
-            factors = model.recalculate_user(users, _user_items(X_batch))
+            try:
+                factors = model.recalculate_user(users, _user_items(X_batch))
+            except ValueError as exc:  # implicit's LAPACK solve failed
+                raise ValueError(
+                    f"{type(self).__name__} cannot fold in these users: solving "
+                    f"for their factors failed in float32 ({exc}). Their "
+                    "interaction values are probably too large: rescale X, e.g. "
+                    "binarize it as for training."
+                ) from exc
         return np.asarray(factors).reshape(len(users), -1) @ self.item_factors_.T
 
 
