@@ -529,7 +529,16 @@ class ItemKNNRecommender(_ImplicitRecommender):
             # implicit converts its own internal COO matrix and warns about it.
             warnings.filterwarnings("ignore", message="Method expects CSR input")
             model.fit(user_items, show_progress=False)
-        self.similarity_ = sparse.csr_array(model.similarity, dtype=np.float32)
+        similarity = sparse.csr_array(model.similarity, dtype=np.float32)
+        if not np.isfinite(similarity.data).all():
+            # implicit divides by each item's norm, which underflows to 0.
+            raise ValueError(
+                f"{type(self).__name__}'s cosine similarities are not finite: the "
+                "interaction values are too small for float32 arithmetic "
+                f"(smallest {user_items.data.min():.3g}). Rescale X, e.g. "
+                "binarize it."
+            )
+        self.similarity_ = similarity
 
     def _raw_scores(self, X_batch, rows):
         return (sparse.csr_array(X_batch) @ self.similarity_).toarray()
