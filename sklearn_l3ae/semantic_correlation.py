@@ -102,8 +102,10 @@ class SemanticCorrelation(BaseEstimator):
                 if isinstance(correlation, LowRankCorrelation)
                 else (correlation,)
             )
-            if not all(np.isfinite(part).all() for part in parts):
-                raise ValueError("non-finite correlation")
+            # In the fit's precision: C is formed from the factors cast to it.
+            with np.errstate(over="ignore"):
+                if not all(np.isfinite(part.astype(dtype)).all() for part in parts):
+                    raise ValueError("non-finite correlation")
         except (LinAlgError, ValueError) as exc:
             raise ValueError(
                 "The semantic correlation of these item embeddings cannot be "
