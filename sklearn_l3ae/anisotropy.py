@@ -160,6 +160,17 @@ class AnisotropyControl(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : AnisotropyControl
         """
         F = validate_data(self, X, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            # trace(FᵀF) bounds every entry of FᵀF.
+            squared_norm = np.einsum("ij,ij->", F, F)
+        if not np.isfinite(squared_norm):
+            # An overflowing FᵀF gives a NaN W (or no eigendecomposition).
+            raise ValueError(
+                "AnisotropyControl cannot be fitted on these embeddings: FᵀF "
+                "overflows float64 (largest |embedding entry| "
+                f"{np.abs(F).max():.3g}). Normalize the embeddings first "
+                "(SentenceEncoder(normalize=True) does)."
+            )
         self.transform_matrix_, self.singular_values_ = anisotropy_control_matrix(
             F, self.reg
         )
