@@ -47,11 +47,14 @@ def mean_cosine_similarity(X):
             f"The mean pairwise cosine similarity needs at least 2 rows, got "
             f"{n_samples}."
         )
-    norms = np.linalg.norm(X, axis=1)
-    if not norms.all():
-        row = int(np.flatnonzero(norms == 0)[0])
+    # Each row divided by its largest |entry| first, so that the squares in
+    # its norm neither overflow (1e200) nor underflow (1e-200) to 0.
+    largest = np.abs(X).max(axis=1)
+    if not largest.all():
+        row = int(np.flatnonzero(largest == 0)[0])
         raise ValueError(f"Row {row} of X is zero: its cosine similarity is undefined.")
-    direction_sum = (X / norms[:, None]).sum(axis=0)
+    X = X / largest[:, None]
+    direction_sum = (X / np.linalg.norm(X, axis=1)[:, None]).sum(axis=0)
     return float(
         (direction_sum @ direction_sum - n_samples) / (n_samples * (n_samples - 1))
     )
