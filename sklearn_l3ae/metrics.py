@@ -127,14 +127,25 @@ def _check_metrics_and_ks(metrics, ks):
     return metrics, ks
 
 
+def _check_storable(values, input_name):
+    """``values`` checked as numbers that ``scipy.sparse`` can store.
+
+    Strings and complex numbers are refused (scikit-learn's messages),
+    object arrays of numbers converted, float16 widened to float32.
+    """
+    values = check_array(
+        values, accept_sparse="csr", dtype="numeric", input_name=input_name
+    )
+    return values.astype(np.float32) if values.dtype == np.float16 else values
+
+
 def _check_relevance(y_true):
     """Validate held-out interactions; return ``y_true > 0`` as canonical CSR.
 
     The result is a ``csr_array`` of booleans with one stored ``True`` per
     relevant (user, item), sorted indices and no duplicates.
     """
-    y = check_array(y_true, accept_sparse="csr", dtype=None, input_name="y_true")
-    y = sparse.csr_array(y, copy=True)
+    y = sparse.csr_array(_check_storable(y_true, "y_true"), copy=True)
     y.sum_duplicates()
     if y.data.size and y.data.min() < 0:
         raise ValueError(

@@ -38,12 +38,12 @@ from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from .metrics import _entry_positions
+from .metrics import _check_storable, _entry_positions
 
 
 def _check_interactions(X):
     """Canonical ``csr_array`` copy of ``X`` without explicit zeros."""
-    X = sparse.csr_array(check_array(X, accept_sparse="csr", dtype=None), copy=True)
+    X = sparse.csr_array(_check_storable(X, "X"), copy=True)
     X.sum_duplicates()
     X.eliminate_zeros()
     return X
