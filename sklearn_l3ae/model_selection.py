@@ -58,18 +58,22 @@ def _like_input(matrices, X):
 
 
 def _check_fractions(fractions):
-    fractions = np.asarray(fractions, dtype=np.float64)
+    try:
+        values = np.asarray(fractions, dtype=np.float64)
+    except (TypeError, ValueError):  # not numbers, or ragged
+        values = None
     if (
-        fractions.ndim != 1
-        or fractions.size not in (2, 3)
-        or not (fractions > 0).all()
-        or not np.isclose(fractions.sum(), 1.0)
+        values is None
+        or values.ndim != 1
+        or values.size not in (2, 3)
+        or not (values > 0).all()
+        or not np.isclose(values.sum(), 1.0)
     ):
         raise ValueError(
             "fractions must be 2 (train, test) or 3 (train, validation, test) "
-            f"positive numbers summing to 1; got {fractions.tolist()}."
+            f"positive numbers summing to 1; got {fractions!r}."
         )
-    return fractions
+    return values
 
 
 def _check_count(value, name, minimum):
