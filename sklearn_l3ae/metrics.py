@@ -100,7 +100,7 @@ _METRICS = (*_PER_USER_METRICS, "coverage")
 
 def _check_metric(metric):
     """Return ``metric`` if it is a known metric name, else raise."""
-    if metric not in _METRICS:
+    if not isinstance(metric, str) or metric not in _METRICS:
         raise ValueError(
             f"Unknown ranking metric {metric!r}; expected one of {list(_METRICS)}."
         )
@@ -120,6 +120,11 @@ def _check_metrics_and_ks(metrics, ks):
         metrics = [metrics]
     if isinstance(ks, Integral):
         ks = [ks]
+    for name, value in (("metrics", metrics), ("ks", ks)):
+        if not np.iterable(value):
+            raise TypeError(
+                f"{name} must be one entry or a sequence of them; got {value!r}."
+            )
     metrics = list(dict.fromkeys(_check_metric(metric) for metric in metrics))
     ks = list(dict.fromkeys(_check_k(k, "each of ks") for k in ks))
     if not metrics or not ks:
@@ -645,9 +650,13 @@ def head_item_mask(item_popularity, head_fraction=0.2):
     >>> head_item_mask([5, 9, 9, 1, 0], head_fraction=0.4)
     array([False,  True,  True, False, False])
     """
-    popularity = np.asarray(item_popularity, dtype=np.float64)
+    try:
+        popularity = np.asarray(item_popularity, dtype=np.float64)
+    except (TypeError, ValueError):  # not numbers, or ragged
+        popularity = None
     if (
-        popularity.ndim != 1
+        popularity is None
+        or popularity.ndim != 1
         or not np.isfinite(popularity).all()
         or (popularity < 0).any()
     ):
