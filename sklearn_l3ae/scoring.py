@@ -100,11 +100,22 @@ def _recommend(estimator, X, k):
     """
     n_users, n_items = X.shape
     if not hasattr(estimator, "decision_function"):
+        if not hasattr(estimator, "predict"):
+            raise TypeError(
+                "Ranking needs a fitted recommender, with decision_function "
+                f"(item scores) or predict (ranked items); got {estimator!r}."
+            )
         ranked = np.asarray(estimator.predict(X))
-        if ranked.ndim != 2 or ranked.shape[0] != n_users or ranked.shape[1] < k:
+        if (
+            ranked.ndim != 2
+            or ranked.shape[0] != n_users
+            or ranked.shape[1] < k
+            or not np.issubdtype(ranked.dtype, np.integer)
+        ):
             raise ValueError(
                 f"{type(estimator).__name__}.predict must return at least k={k} "
-                f"ranked item indices per user; got shape {ranked.shape}."
+                f"ranked item indices (integers) per user; got shape "
+                f"{ranked.shape} and dtype {ranked.dtype}."
             )
         return _check_top_items(ranked, X.shape, k)
     ranked = np.empty((n_users, k), dtype=np.int64)
