@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -58,9 +59,11 @@ settings.register_profile(
 FUZZ = settings.get_profile("fuzz")
 
 PACKAGE_DIR = Path(sklearn_l3ae.__file__).resolve().parent
+SKLEARN_DIR = Path(sklearn.__file__).resolve().parent
 # scikit-learn's input validation (check_array, validate_data, parameter
-# constraints) lives in sklearn/utils.
-SKLEARN_UTILS = f"{os.sep}sklearn{os.sep}utils{os.sep}"
+# constraints) lives in sklearn/utils; its messages for values NumPy cannot
+# convert come from NumPy through it.
+SKLEARN_UTILS = SKLEARN_DIR / "utils"
 
 
 # ------------------------------------------------------------------ contract
@@ -88,15 +91,19 @@ def assert_clear_error(exc, match, types=(ValueError, TypeError)):
     """``exc`` is of ``types``, raised on purpose, and its message matches.
 
     On purpose: the innermost frame of the traceback is a ``raise``
-    statement of this package, or is inside scikit-learn's input validation.
-    An exception raised by NumPy/SciPy C code called from our code has our
-    frame innermost too, but stopped on a call, not on a ``raise``.
+    statement of this package or of scikit-learn (e.g. ``KFold``'s checks),
+    or is inside scikit-learn's input validation.  An exception raised by
+    NumPy/SciPy C code called from our code has our frame innermost too, but
+    stopped on a call, not on a ``raise``.
     """
     assert isinstance(exc, types), f"{type(exc).__name__}: {exc}"
     tb = _innermost(exc)
     filename = tb.tb_frame.f_code.co_filename
-    ours = Path(filename).resolve().is_relative_to(PACKAGE_DIR)
-    on_purpose = (ours and _is_raise_statement(tb)) or SKLEARN_UTILS in filename
+    path = Path(filename).resolve()
+    on_purpose = (
+        (path.is_relative_to(PACKAGE_DIR) or path.is_relative_to(SKLEARN_DIR))
+        and _is_raise_statement(tb)
+    ) or path.is_relative_to(SKLEARN_UTILS)
     assert on_purpose, (
         f"{type(exc).__name__} escaped from {filename}:{tb.tb_lineno}: {exc}"
     )
@@ -965,3 +972,525 @@ def test_scoring_extreme_users_gives_finite_scores_or_a_clear_error(
         raise
     except Exception as exc:
         assert_clear_error(exc, r"too large|infinity|overflow")
+
+
+# ------------------------------------------------------------------- metrics
+
+from sklearn_l3ae import metrics  # noqa: E402
+from sklearn_l3ae.metrics import head_item_mask, ranking_metrics  # noqa: E402
+
+METRIC_FUNCTIONS = [
+    metrics.recall_at_k,
+    metrics.ndcg_at_k,
+    metrics.precision_at_k,
+    metrics.map_at_k,
+    metrics.mrr_at_k,
+    metrics.hit_rate_at_k,
+    metrics.coverage_at_k,
+]
+
+
+@st.composite
+def bad_held_out(draw, shape=(4, 5)):
+    """``(y_true, pattern)``: held-out interactions that must be refused."""
+    y = (np.random.default_rng(draw(st.integers(0, 99))).random(shape) < 0.5) * 1.0
+    y[0, 0] = 1.0
+    kind = draw(
+        st.sampled_from(
+            ["nan", "inf", "negative", "words", "complex", "3-D", "1-D", "None"]
+        )
+    )
+    if kind == "nan":
+        y[0, 0] = np.nan
+        return y, r"NaN"
+    if kind == "inf":
+        y[0, 0] = np.inf
+        return y, r"infinity"
+    if kind == "negative":
+        y[0, 0] = -1.0
+        return y, r"non-negative|negative"
+    if kind == "words":
+        return np.where(y > 0, "yes", "no"), r"string|convert|numeric"
+    if kind == "complex":
+        return y + 1j, r"complex"
+    if kind == "3-D":
+        return y[None], r"dim 3"
+    if kind == "1-D":
+        return y[0], r"2D array"
+    return None, r"2D array|scalar|None"
+
+
+# dtypes that scipy.sparse does not store, and object arrays of numbers.
+ODD_DTYPES = st.sampled_from([np.float16, object, np.int8, np.uint64, bool])
+
+
+@settings(FUZZ, max_examples=30)
+@given(bad=bad_held_out(), metric=st.sampled_from(METRIC_FUNCTIONS))
+def test_metrics_refuse_bad_held_out_interactions(bad, metric):
+    y_true, match = bad
+    y_score = np.zeros((4, 5))
+    raises_clearly(lambda: metric(y_true, y_score, k=2), match)
+
+
+@settings(FUZZ, max_examples=20)
+@given(dtype=ODD_DTYPES, seed=st.integers(0, 99), with_scores=st.booleans())
+@example(dtype=np.float16, seed=0, with_scores=True)
+@example(dtype=object, seed=0, with_scores=False)
+def test_metrics_accept_held_out_of_any_numeric_dtype(dtype, seed, with_scores):
+    y = np.random.default_rng(seed).random((4, 5)) < 0.5
+    y[:, 0] = True
+    scores = np.random.default_rng(seed + 1).random((4, 5))
+    top = np.argsort(-scores, axis=1, kind="stable")
+    expected = ranking_metrics(y, scores, metrics=("recall", "ndcg"), ks=(2,))
+    ranking = {"y_score": scores} if with_scores else {"top_items": top}
+    got = ranking_metrics(y.astype(dtype), **ranking, metrics=("recall", "ndcg"), ks=2)
+    assert got == expected
+
+
+RANKING_ARGUMENTS = st.one_of(
+    WEIRD_VALUES,
+    st.lists(st.integers(-3, 30), max_size=3),
+    st.lists(st.sampled_from(["recall", "ndcg", "coverage", "auc", ""]), max_size=3),
+    st.just(np.array([[0, 1], [1, 0]])),
+)
+
+
+@settings(FUZZ, max_examples=50)
+@given(
+    metrics_=RANKING_ARGUMENTS,
+    ks=RANKING_ARGUMENTS,
+    item_mask=st.one_of(st.none(), RANKING_ARGUMENTS, st.just([True] * 5)),
+    seen=st.sampled_from(["none", "valid", "wrong shape", "nan", "sparse"]),
+)
+@example(metrics_=["recall"], ks=[1, 3], item_mask=None, seen="valid")
+@example(metrics_="ndcg", ks=True, item_mask=None, seen="none")
+# Regressions: a raw TypeError ('float' object is not iterable) and NumPy's
+# "truth value of an array is ambiguous".
+@example(metrics_=0.5, ks=[1], item_mask=None, seen="none")
+@example(metrics_=np.array([[0, 1], [1, 0]]), ks=[1], item_mask=None, seen="none")
+def test_ranking_metrics_arguments(metrics_, ks, item_mask, seen):
+    rng = np.random.default_rng(0)
+    y_true = (rng.random((4, 5)) < 0.5) * 1.0
+    y_true[:, 1] = 1.0
+    y_score = rng.random((4, 5))
+    X_seen = {
+        "none": None,
+        "valid": (rng.random((4, 5)) < 0.3) * 1.0,
+        "wrong shape": np.zeros((4, 4)),
+        "nan": np.full((4, 5), np.nan),
+        "sparse": sparse.csr_array((rng.random((4, 5)) < 0.3) * 1.0),
+    }[seen]
+    try:
+        result = ranking_metrics(
+            y_true,
+            y_score,
+            metrics=metrics_,
+            ks=ks,
+            item_mask=item_mask,
+            X_seen=X_seen,
+        )
+    except AssertionError:
+        raise
+    except Exception as exc:
+        assert_clear_error(exc, r"metric|\bks?\b|item_mask|X_seen|held-out")
+        return
+    names = [metrics_] if isinstance(metrics_, str) else list(metrics_)
+    cutoffs = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
+    assert names and all(name in metrics._METRICS for name in names)
+    assert cutoffs and all(_is_count(k) for k in cutoffs)
+    assert seen in ("none", "valid", "sparse")
+    assert item_mask is None or np.asarray(item_mask).dtype == bool
+    for key, value in result.items():
+        if key not in ("n_users", "n_skipped_users"):
+            assert 0.0 <= value <= 1.0, (key, value)
+    assert result["n_users"] + result["n_skipped_users"] == 4
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    y_score=st.one_of(
+        st.sampled_from(["nan", "+inf", "ints", "sparse", "wrong shape", "words"]),
+        st.just("valid"),
+    ),
+    top_items=st.sampled_from(
+        [
+            None,
+            [[0, 1], [1, 0], [2, 3], [4, 4]],
+            [[0, 1], [1, 0], [2, 3], [4, 5]],
+            [[0.0, 1.0]] * 4,
+            [[0, -2]] * 4,
+            [[0, -1]] * 4,
+            [[0]] * 4,
+            [0, 1],
+            [["a", "b"]] * 4,
+        ]
+    ),
+    k=st.one_of(st.integers(-1, 8), WEIRD_VALUES),
+)
+def test_ranking_inputs_are_validated(y_score, top_items, k):
+    rng = np.random.default_rng(1)
+    y_true = sparse.csr_array((rng.random((4, 5)) < 0.5) * 1.0 + np.eye(4, 5))
+    scores = {
+        "nan": np.where(rng.random((4, 5)) < 0.3, np.nan, 0.5),
+        "+inf": np.full((4, 5), np.inf),
+        "ints": np.ones((4, 5), dtype=int),
+        "sparse": sparse.csr_array(np.ones((4, 5))),
+        "wrong shape": np.ones((4, 6)),
+        "words": np.full((4, 5), "high"),
+        "valid": rng.random((4, 5)),
+    }[y_score]
+    if top_items is not None:
+        scores = None if y_score == "valid" else scores
+    for metric in METRIC_FUNCTIONS:
+        try:
+            value = metric(y_true, scores, k=k, top_items=top_items)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            assert_clear_error(exc, r"y_score|top_items|\bk\b|NaN|exactly one")
+            continue
+        assert _is_count(k) and 0.0 <= value <= 1.0
+        if top_items is None:
+            assert y_score in ("valid", "+inf")
+        else:
+            assert scores is None
+            ranked = np.asarray(top_items)[:, :k]
+            assert ranked.dtype.kind == "i" and ranked.shape[1] == k
+            assert ((ranked >= -1) & (ranked < 5)).all()
+
+
+@settings(FUZZ, max_examples=30)
+@given(
+    n_users=st.integers(1, 6),
+    n_items=st.integers(1, 7),
+    k=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+    ties=st.booleans(),
+)
+def test_metrics_of_scores_equal_those_of_their_ranking(
+    n_users, n_items, k, seed, ties
+):
+    rng = np.random.default_rng(seed)
+    y_true = rng.random((n_users, n_items)) < 0.4
+    assume(y_true.any())
+    scores = (
+        rng.integers(0, 3, (n_users, n_items))
+        if ties
+        else rng.random((n_users, n_items))
+    )
+    scores = scores.astype(np.float64)
+    scores[rng.random((n_users, n_items)) < 0.2] = -np.inf  # seen items
+    ranked = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    ranked = np.where(np.take_along_axis(scores, ranked, 1) == -np.inf, -1, ranked)
+    if ranked.shape[1] < k:
+        ranked = np.hstack([ranked, np.full((n_users, k - ranked.shape[1]), -1)])
+    names = tuple(metrics._METRICS)
+    from_scores = ranking_metrics(y_true, scores, metrics=names, ks=(k,))
+    from_ranking = ranking_metrics(y_true, top_items=ranked, metrics=names, ks=(k,))
+    assert from_scores == from_ranking
+    hits = y_true[np.arange(n_users)[:, None], np.maximum(ranked, 0)] & (ranked >= 0)
+    evaluated = y_true.any(axis=1)
+    recall = (hits.sum(1)[evaluated] / y_true.sum(1)[evaluated]).mean()
+    np.testing.assert_allclose(from_scores[f"recall@{k}"], recall)
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    popularity=st.one_of(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6),
+        st.lists(st.integers(-2, 9), max_size=6),
+        st.just([[1, 2], [3, 4]]),
+        st.just(["1", "2"]),
+        st.just(["a", "b"]),
+        st.just(5),
+    ),
+    head_fraction=st.one_of(st.floats(allow_nan=True), WEIRD_VALUES),
+)
+@example(popularity=["a", "b"], head_fraction=0.2)  # Regression: NumPy's message
+def test_head_item_mask(popularity, head_fraction):
+    try:
+        mask = head_item_mask(popularity, head_fraction)
+    except AssertionError:
+        raise
+    except Exception as exc:
+        assert_clear_error(exc, r"item_popularity|head_fraction")
+        return
+    values = np.asarray(popularity, dtype=np.float64)
+    assert values.ndim == 1 and np.isfinite(values).all() and (values >= 0).all()
+    assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
+    assert mask.dtype == bool and mask.shape == values.shape
+    if mask.any() and not mask.all():
+        assert values[mask].min() >= values[~mask].max()
+
+
+# ------------------------------------------------------- scorers, evaluation
+
+from sklearn_l3ae import evaluate, make_ranking_scorer  # noqa: E402
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    metric=st.one_of(st.sampled_from(list(metrics._METRICS)), WEIRD_VALUES),
+    k=st.one_of(st.integers(-2, 8), WEIRD_VALUES),
+    item_subset=st.one_of(st.sampled_from([None, "head", "tail"]), WEIRD_VALUES),
+    head_fraction=st.one_of(st.floats(-1, 2), WEIRD_VALUES),
+)
+@example(metric="recall", k=3, item_subset="tail", head_fraction=0.5)
+def test_make_ranking_scorer_arguments(fitted, metric, k, item_subset, head_fraction):
+    try:
+        scorer = make_ranking_scorer(
+            metric, k, item_subset=item_subset, head_fraction=head_fraction
+        )
+    except AssertionError:
+        raise
+    except Exception as exc:
+        assert_clear_error(exc, r"metric|\bk\b|item_subset|head_fraction")
+        return
+    assert metric in metrics._METRICS and _is_count(k)
+    assert item_subset in (None, "head", "tail")
+    if item_subset is not None:
+        assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
+    X, models = fitted
+    value = scorer(models["EASE"], X[:, :], np.eye(*X.shape))
+    assert 0.0 <= value <= 1.0
+
+
+class _NotARecommender:
+    """Has predict, but returns item scores instead of ranked items."""
+
+    def predict(self, X):
+        return np.asarray(X, dtype=float)
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    which=st.sampled_from(["X", "y"]),
+    bad=st.one_of(
+        bad_interactions(n_users=4),
+        st.sampled_from(
+            [
+                (None, r"held-out|2D array|scalar"),
+                (np.ones((4, N_ITEMS + 1)), r"shape|features"),
+                (np.ones((3, N_ITEMS)), r"shape|samples"),
+                (np.ones((4, N_ITEMS), dtype=np.float16), r"^$"),  # valid
+            ]
+        ),
+    ),
+    subset=st.sampled_from([None, "head", "tail"]),
+    entry=st.sampled_from(["scorer", "evaluate", "score"]),
+)
+@example(
+    which="y",
+    bad=(np.ones((4, N_ITEMS), dtype=np.float16), r"^$"),
+    subset=None,
+    entry="score",
+)  # Regression: scipy.sparse's "does not support dtype float16"
+def test_scorers_and_evaluate_refuse_bad_input(fitted, which, bad, subset, entry):
+    X_fit, models = fitted
+    bad_value, match = bad
+    X, y = X_fit[:4], np.ones((4, N_ITEMS)) - X_fit[:4]
+    X, y = (bad_value, y) if which == "X" else (X, bad_value)
+    if entry == "scorer":
+        scorer = make_ranking_scorer("ndcg", 3, item_subset=subset)
+        call = lambda: scorer(models["L3AE"], X, y)  # noqa: E731
+    elif entry == "evaluate":
+        subsets = ("overall",) if subset is None else (subset,)
+        call = lambda: evaluate(models["L3AE"], X, y, ks=3, subsets=subsets)  # noqa: E731
+    else:
+        call = lambda: models["L3AE"].score(X, y)  # noqa: E731
+    if match == r"^$":
+        call()  # float16 held-out interactions are fine
+        return
+    if which == "y" and match == r"negative values|infinity":
+        match = r"negative|infinity"
+    raises_clearly(call, match + r"|held-out")
+
+
+@pytest.mark.parametrize(
+    "estimator, match",
+    [
+        (EASERecommender(), r"not fitted"),
+        (_NotARecommender(), r"predict must return"),
+        (object(), r"predict|decision_function|recommender"),
+    ],
+)
+@pytest.mark.parametrize("entry", ["scorer", "evaluate"])
+def test_scorers_and_evaluate_refuse_what_is_not_a_fitted_recommender(
+    estimator, match, entry
+):
+    X = _base_matrix(0)[:4]
+    if entry == "scorer":
+        call = lambda: make_ranking_scorer("recall", 2)(estimator, X, X)  # noqa: E731
+    else:
+        call = lambda: evaluate(estimator, X, X, ks=2, subsets=("overall",))  # noqa: E731
+    raises_clearly(call, match, types=(ValueError, TypeError, AttributeError))
+
+
+@settings(FUZZ, max_examples=40)
+@given(
+    metrics_=RANKING_ARGUMENTS,
+    ks=RANKING_ARGUMENTS,
+    subsets=st.one_of(
+        RANKING_ARGUMENTS,
+        st.lists(st.sampled_from(["overall", "head", "tail", "middle"]), max_size=3),
+    ),
+    head_fraction=st.one_of(st.floats(-1, 2), WEIRD_VALUES),
+)
+@example(metrics_=("recall",), ks=(1, 2), subsets=["head", "tail"], head_fraction=0.5)
+def test_evaluate_arguments(fitted, metrics_, ks, subsets, head_fraction):
+    X, models = fitted
+    y = np.ones(X.shape) - X
+    try:
+        report = evaluate(
+            models["EASE"],
+            X,
+            y,
+            metrics=metrics_,
+            ks=ks,
+            subsets=subsets,
+            head_fraction=head_fraction,
+        )
+    except AssertionError:
+        raise
+    except Exception as exc:
+        assert_clear_error(exc, r"metric|\bks?\b|subsets|head_fraction|held-out")
+        return
+    names = [metrics_] if isinstance(metrics_, str) else list(metrics_)
+    cutoffs = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
+    assert names and all(name in metrics._METRICS for name in names)
+    assert cutoffs and all(_is_count(k) for k in cutoffs)
+    wanted = [subsets] if isinstance(subsets, str) else list(subsets)
+    assert wanted and set(wanted) <= {"overall", "head", "tail"}
+    assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
+    for subset in dict.fromkeys(wanted):
+        for name in names:
+            for k in cutoffs:
+                try:
+                    value = report.score(name, k, subset)
+                except KeyError:  # a subset without held-out items
+                    continue
+                assert np.isnan(value) or 0.0 <= value <= 1.0
+
+
+# ----------------------------------------------------------------- splitters
+
+from sklearn_l3ae.model_selection import (  # noqa: E402
+    leave_last_out_split,
+    random_holdout_split,
+    strong_generalization_cv,
+    temporal_holdout_split,
+)
+
+
+def _split(splitter, X, timestamps, **params):
+    if splitter == "random":
+        return random_holdout_split(X, **params)
+    if splitter == "temporal":
+        return temporal_holdout_split(X, timestamps, **params)
+    if splitter == "leave_last_out":
+        return leave_last_out_split(X, timestamps, **params)
+    X_cv, y_cv, folds = strong_generalization_cv(X, **params)
+    return X_cv, y_cv
+
+
+SPLITTERS = ["random", "temporal", "leave_last_out", "strong"]
+# Bad interaction matrices the splitters must refuse; negative values are
+# split like any other (they only store what is there).
+SPLITTER_BAD = bad_interactions().filter(lambda bad: "negative" not in bad[1])
+
+
+@pytest.mark.parametrize("splitter", SPLITTERS)
+@settings(FUZZ, max_examples=20)
+@given(bad=SPLITTER_BAD)
+def test_splitters_refuse_bad_interactions(splitter, bad):
+    X, match = bad
+    # Timestamps that fit X, so that the error is about X.
+    shape = getattr(X, "shape", ())
+    timestamps = np.ones(shape if len(shape) == 2 else (N_USERS, N_ITEMS))
+    raises_clearly(lambda: _split(splitter, X, timestamps), match + "|timestamps")
+
+
+@pytest.mark.parametrize("splitter", SPLITTERS)
+@settings(FUZZ, max_examples=30)
+@given(
+    X=interaction_matrices(min_users=1, max_users=12),
+    dtype=st.sampled_from([np.float64, np.float32, np.int64, bool, np.float16]),
+    as_sparse=st.booleans(),
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "fractions": st.one_of(
+                st.sampled_from([(0.8, 0.2), (0.5, 0.25, 0.25), (1.0,), (0.5, 0.6)]),
+                WEIRD_VALUES,
+            ),
+            "min_interactions": st.one_of(st.integers(-1, 4), WEIRD_VALUES),
+            "n_test": st.one_of(st.integers(-1, 3), WEIRD_VALUES),
+            "n_val": st.one_of(st.integers(-1, 2), WEIRD_VALUES),
+            "random_state": st.one_of(st.integers(0, 9), st.just("seed")),
+            "n_splits": st.one_of(st.integers(0, 4), WEIRD_VALUES),
+            "target_fraction": st.one_of(st.floats(-0.5, 1.5), WEIRD_VALUES),
+        },
+    ),
+    timestamps=st.sampled_from(["dense", "sparse", "nan", "wrong shape", "words"]),
+)
+@example(
+    X=np.eye(3, 4),
+    dtype=np.float16,
+    as_sparse=False,
+    params={},
+    timestamps="dense",
+)  # Regression: scipy.sparse's "does not support dtype float16"
+@example(
+    X=np.eye(3, 4),
+    dtype=np.float64,
+    as_sparse=True,
+    params={"fractions": "auto"},
+    timestamps="dense",
+)  # Regression: NumPy's "could not convert string to float"
+def test_splitters_partition_valid_input_or_refuse_it_clearly(
+    splitter, X, dtype, as_sparse, params, timestamps
+):
+    allowed = {
+        "random": {"fractions", "min_interactions", "random_state"},
+        "temporal": {"fractions", "min_interactions"},
+        "leave_last_out": {"n_test", "n_val", "min_interactions"},
+        "strong": {"n_splits", "target_fraction", "min_interactions", "random_state"},
+    }[splitter]
+    params = {key: value for key, value in params.items() if key in allowed}
+    X = X.astype(dtype)
+    as_sparse = as_sparse and dtype != np.float16  # scipy.sparse has no float16
+    rng = np.random.default_rng(0)
+    times = {
+        "dense": rng.integers(0, 5, X.shape).astype(float),
+        "sparse": sparse.csr_array(np.where(X != 0, 1.0 + rng.random(X.shape), 0)),
+        "nan": np.full(X.shape, np.nan),
+        "wrong shape": np.zeros((X.shape[0] + 1, X.shape[1])),
+        "words": np.full(X.shape, "noon"),
+    }[timestamps]
+    try:
+        parts = _split(
+            splitter, sparse.csr_array(X) if as_sparse else X, times, **params
+        )
+    except AssertionError:
+        raise
+    except Exception as exc:
+        assert_clear_error(
+            exc,
+            r"fractions|min_interactions|n_test|n_val|random_state|n_splits|"
+            r"target_fraction|timestamps|samples|splits|folds|strings|seed",
+        )
+        return
+    if splitter in ("temporal", "leave_last_out"):
+        assert timestamps in ("dense", "sparse")
+    dense = [part.toarray() for part in parts]
+    if splitter == "strong":
+        X_cv, y_cv = dense
+        n = X.shape[0]
+        np.testing.assert_array_equal(X_cv[:n], X.astype(X_cv.dtype))
+        np.testing.assert_array_equal(X_cv[n:] + y_cv[n:], X.astype(X_cv.dtype))
+        assert not y_cv[:n].any()
+        return
+    total = sum(part.astype(np.float64) for part in dense)
+    np.testing.assert_array_equal(total, X.astype(np.float64))
+    stored = sum((part != 0).astype(int) for part in dense)
+    assert stored.max(initial=0) <= 1, "an interaction in two parts"
