@@ -63,7 +63,8 @@ def _gram_diagnosis(X, total, param_text):
     )
     numerical = (
         f"{head} is too small for the precision of the fit ({X.dtype}): the "
-        "Cholesky factorization failed numerically. Increase "
+        "Cholesky factorization failed numerically, or the matrix is too "
+        "ill-conditioned for its inverse to keep a correct digit. Increase "
         f"{param_text} or use dtype=np.float64."
     )
     reason = _singular_reason(X)

@@ -69,6 +69,84 @@ def test_spd_inverse_rejects_indefinite_matrix_with_minor_order():
     assert isinstance(info.value, ValueError)
 
 
+@pytest.fixture
+def blocked_inverse(monkeypatch):
+    """Route spd_inverse_inplace through its blocked path, blocks of 7."""
+    monkeypatch.setattr(_closed_form, "_LAPACK_MAX_ORDER", 0)
+    monkeypatch.setattr(_closed_form, "_INVERSE_BLOCK", 7)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("n", [1, 6, 7, 8, 50, 71])
+def test_blocked_spd_inverse_matches_numpy(dtype, tol, n, blocked_inverse):
+    """Orders below, at, just above and many times the block size."""
+    A = _spd(np.random.default_rng(n), n)
+    result = spd_inverse_inplace(A.astype(dtype))
+    assert relative_error(result, np.linalg.inv(A)) < tol
+    np.testing.assert_array_equal(result, result.T)
+
+
+@pytest.mark.parametrize("block", [1, 3, 16, 200])
+def test_blocked_cholesky_and_inverse_steps(block):
+    """Each blocked step against a direct computation of what it stands for."""
+    rng = np.random.default_rng(block)
+    A = _spd(rng, 40)
+    work = A.copy()
+    _closed_form._blocked_cholesky_inplace(work, block)
+    L = np.tril(work)
+    assert relative_error(L, np.linalg.cholesky(A)) < 1e-12
+    _closed_form._blocked_inverse_from_cholesky_inplace(work, block)
+    assert relative_error(np.tril(work), np.tril(np.linalg.inv(A))) < 1e-12
+
+
+def test_blocked_spd_inverse_reports_minor_order(blocked_inverse):
+    A = np.eye(20)
+    A[10, 10] = -1.0  # in the second block of 7
+    with pytest.raises(NotPositiveDefiniteError, match="order 11") as info:
+        spd_inverse_inplace(A)
+    assert info.value.order == 11
+
+
+def test_estimator_weights_equal_through_the_blocked_inverse(monkeypatch):
+    from sklearn_l3ae import EASERecommender, L3AERecommender
+
+    X = random_interactions(np.random.default_rng(1), 300, 45, density=0.1)
+    F = np.random.default_rng(2).standard_normal((45, 8))
+    models = [
+        EASERecommender(reg=3.0, dtype=np.float64),
+        L3AERecommender(item_embeddings=F, reg_X=1.0, reg_E=4.0, dtype=np.float64),
+    ]
+    direct = [model.fit(X).coef_.copy() for model in models]
+    monkeypatch.setattr(_closed_form, "_LAPACK_MAX_ORDER", 10)
+    monkeypatch.setattr(_closed_form, "_INVERSE_BLOCK", 8)
+    for model, expected in zip(models, direct, strict=True):
+        assert relative_error(model.fit(X).coef_, expected) < 1e-12
+
+
+@pytest.mark.parametrize("path", ["lapack", "blocked"])
+def test_spd_inverse_refuses_matrices_without_a_correct_digit(path, monkeypatch):
+    """κ ≈ 1e9: fine in float64, noise in float32 (1 / eps ≈ 8e6)."""
+    if path == "blocked":
+        monkeypatch.setattr(_closed_form, "_LAPACK_MAX_ORDER", 0)
+        monkeypatch.setattr(_closed_form, "_INVERSE_BLOCK", 3)
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((10, 10)))
+    A = (Q * np.logspace(0, 9, 10)) @ Q.T
+    A = (A + A.T) / 2
+    assert relative_error(spd_inverse_inplace(A.copy()), np.linalg.inv(A)) < 1e-5
+    with pytest.raises(NotPositiveDefiniteError) as info:
+        spd_inverse_inplace(A.astype(np.float32))
+    if path == "lapack":  # potrf succeeds; the condition estimate refuses
+        assert "too ill-conditioned for float32" in str(info.value)
+        assert info.value.order == 0
+    else:  # rounding in the blocked updates makes the last pivot fail
+        assert info.value.order in (0, 10)
+    # κ ≈ 1e5 keeps about two digits in float32: accepted.
+    B = (Q * np.logspace(0, 5, 10)) @ Q.T
+    B = ((B + B.T) / 2).astype(np.float32)
+    assert relative_error(spd_inverse_inplace(B.copy()), np.linalg.inv(B)) < 0.05
+
+
 @pytest.mark.parametrize(
     "A, error, match",
     [

@@ -413,21 +413,12 @@ def _nearly_collinear(kind, seed=0):
 def test_nearly_collinear_items(kind, reg, model, dtype):
     """Measured κ: 7e2 (binary), up to 3e10 (noise 1e-6, λ = 1e-8).  float64
     stays within 0.09·(κ + 16)·ε, float32 within 0.35·(κ + 16)·ε; the bound
-    only says something while κ·ε < 1 (see the xfail below)."""
+    only says something while κ·ε < 1 (see the test below)."""
     X = _nearly_collinear(kind)
     estimator, reference, H = _model(model, X, reg, dtype)
     _fit_checked(estimator, X, reference, H)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "float32 fits with cond(XᵀX + λI)·eps32 ≈ 16 succeed silently: weights "
-        "28-80% off and training-user scores 4-17% off the float64 solution. "
-        "Only an outright Cholesky failure is reported; spd_inverse_inplace "
-        "(_closed_form.py) never estimates the condition number after potrf"
-    ),
-)
 def test_float32_does_not_silently_lose_all_digits():
     """Item 7 = item 3 plus real-valued noise of 1e-3, λ = 1e-8·mean diag(XᵀX).
 
@@ -436,7 +427,8 @@ def test_float32_does_not_silently_lose_all_digits():
     scores close to float64's.  Observed (seeds 0-5, same with 1 or 2 BLAS
     threads): seeds 1 and 5 raise the precision ValueError, seeds 0, 2, 3, 4
     fit without a word, training-user scores off by 0.054, 0.167, 0.117,
-    0.040 relative to the largest score.
+    0.040 relative to the largest score.  Since spd_inverse_inplace checks
+    LAPACK pocon's condition estimate, all six raise the precision error.
     """
     for seed in range(6):
         X = _nearly_collinear("1e-3", seed=seed)
