@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from . import _closed_form
 from ._closed_form import (
     _BLOCK_BYTES,
     _GRAM_ROWS,
@@ -368,6 +369,9 @@ class BaseRecommender(BaseEstimator):
         n_items = X.shape[1]
         dtype = np.dtype(X.dtype)
         work = 2 * min(_BLOCK_BYTES, n_items * n_items * dtype.itemsize)
+        if n_items > _closed_form._LAPACK_MAX_ORDER:
+            # The blocked inverse's panels: about three n x block arrays.
+            work += 3 * n_items * _closed_form._INVERSE_BLOCK * dtype.itemsize
         if sparse.issparse(X):
             # XᵀX in row blocks, one per thread, each a sparse product of up
             # to _GRAM_ROWS dense-ish rows; plus the transposed copy of X.

@@ -277,8 +277,9 @@ def _traced_peak(estimator, X):
     ],
     ids=["ease", "rdlae", "l3ae", "l3ae-explicit-phase1", "additive", "collective"],
 )
+@pytest.mark.parametrize("inverse", ["lapack", "blocked"])
 def test_fit_holds_few_dense_arrays_and_planner_covers_it(
-    estimator, n_square, monkeypatch
+    estimator, n_square, inverse, monkeypatch
 ):
     """Traced peak of a fit: n_square n x n arrays plus O(n·d), within the plan.
 
@@ -290,6 +291,9 @@ def test_fit_holds_few_dense_arrays_and_planner_covers_it(
     # Row blocks of 64 rows: products and the sparse Gram's blocks.
     monkeypatch.setattr(closed_form, "_BLOCK_BYTES", 64 * n_items * 8)
     monkeypatch.setattr(closed_form, "_GRAM_ROWS", 16)
+    if inverse == "blocked":  # the path of catalogues above 4096 items
+        monkeypatch.setattr(closed_form, "_LAPACK_MAX_ORDER", 0)
+        monkeypatch.setattr(closed_form, "_INVERSE_BLOCK", 64)
     rng = np.random.default_rng(3)
     X = sparse.random(3000, n_items, density=0.01, random_state=rng, format="csr")
     X.data[:] = 1.0
