@@ -36,6 +36,17 @@ class MemoryLimitError(MemoryError):
         Estimated peak bytes of the refused computation.
     limit : int
         The budget in bytes (``memory_limit``, or the available memory).
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> from sklearn_l3ae import EASERecommender, MemoryLimitError
+    >>> X = sparse.random(10, 50_000, density=1e-4, format="csr", random_state=0)
+    >>> try:
+    ...     EASERecommender(memory_limit=2**30).fit(X)
+    ... except MemoryLimitError as error:
+    ...     print(f"{error.needed / 2**30:.1f} GiB > {error.limit / 2**30:.0f} GiB")
+    9.7 GiB > 1 GiB
     """
 
     def __init__(self, message, needed, limit):
@@ -174,6 +185,13 @@ def available_memory(*, proc="/proc", cgroup_root="/sys/fs/cgroup"):
     Returns
     -------
     available : int or None
+
+    Examples
+    --------
+    >>> from sklearn_l3ae import available_memory
+    >>> available = available_memory()
+    >>> available is None or available > 0
+    True
     """
     candidates = [
         _meminfo_available(proc),
