@@ -122,11 +122,29 @@ def _read_reviews(path):
             _field(record, "timestamp", Integral, "an integer", path, number)
         )
         lines.append(number)
-    ratings = np.array(ratings, dtype=np.float64)
+    ratings = _as_array(ratings, np.float64, "rating", path, lines)
     if not np.isfinite(ratings).all():
         row = int(np.flatnonzero(~np.isfinite(ratings))[0])
         raise ValueError(f"{path}, line {lines[row]}: 'rating' is not finite.")
-    return users, items, ratings, np.array(timestamps, dtype=np.int64), lines
+    timestamps = _as_array(timestamps, np.int64, "timestamp", path, lines)
+    return users, items, ratings, timestamps, lines
+
+
+def _as_array(values, dtype, key, path, lines):
+    """JSON numbers as a ``dtype`` array; one beyond its range names its line."""
+    try:
+        return np.array(values, dtype=dtype)
+    except OverflowError:  # Python ints are unbounded, JSON integers too
+        pass
+    for row, value in enumerate(values):
+        try:
+            np.array(value, dtype=dtype)
+        except OverflowError:
+            raise ValueError(
+                f"{path}, line {lines[row]}: {key!r} is {value}, beyond the range "
+                f"of {np.dtype(dtype)}."
+            ) from None
+    raise AssertionError("unreachable: no value overflows alone")
 
 
 def _read_catalog(path):
