@@ -38,6 +38,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._atomic import atomic_write
+from ._base import ItemItemRecommender, _label_array
 from ._closed_form import LowRankCorrelation
 from .anisotropy import AnisotropyControl
 from .baselines import (
@@ -492,20 +493,39 @@ def _check_loaded(model, path):
             f"{path}: n_features_in_ must be a positive int, got {n_items!r}."
         )
     expected = {"item_popularity_": (n_items,)}
-    if hasattr(type(model), "_scores_dtype") and "coef_" in vars(model):
+    if isinstance(model, ItemItemRecommender):
         expected["coef_"] = (n_items, n_items)
+    if isinstance(model, ALSRecommender):
+        expected["item_factors_"] = (n_items, model.factors)
+        expected["user_factors_"] = (None, model.factors)
     for name, shape in expected.items():
         value = getattr(model, name, None)
         if not (
             isinstance(value, np.ndarray)
-            and value.shape == shape
+            and value.ndim == len(shape)
+            and all(
+                want in (None, got)
+                for want, got in zip(shape, value.shape, strict=True)
+            )
             and value.dtype.kind in "fiu"
+            and np.isfinite(value).all()
         ):
             raise ModelFileError(
-                f"{path}: {name} must be a numeric array of shape {shape}, got "
-                f"{type(value).__name__}"
+                f"{path}: {name} must be a numeric array of shape {shape} "
+                f"without NaN or inf, got {type(value).__name__}"
                 f"{f' of shape {value.shape}' if hasattr(value, 'shape') else ''}."
             )
+    item_ids = getattr(model, "item_ids_", None)
+    if item_ids is not None:
+        if not isinstance(item_ids, np.ndarray):
+            raise ModelFileError(
+                f"{path}: item_ids_ must be None or an array of labels, got "
+                f"{type(item_ids).__name__}."
+            )
+        try:
+            _label_array(item_ids, n_items, type(model).__name__)
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: invalid item_ids_: {exc}") from exc
 
 
 def _member(archive, name, path):
@@ -634,7 +654,7 @@ class _Reader:
 
     def array(self, value, where):
         member = value.get("__array__") if isinstance(value, dict) else None
-        if member not in self.arrays:
+        if not isinstance(member, str) or member not in self.arrays:
             self.fail(where, f"refers to a missing array {member!r}")
         array = self.arrays[member]
         if value.get("restore") == "object":
