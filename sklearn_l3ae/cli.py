@@ -147,7 +147,34 @@ def _load_model(path):
             f"{path} holds a model but not the training data the CLI stores with "
             f"it (missing {', '.join(missing)}); write it with `{PROG} fit`"
         )
+    _check_training_data(path, model, extras)
     return model, extras
+
+
+def _check_training_data(path, model, extras):
+    """Refuse stored training data that does not fit the model or itself."""
+    n_items = model.n_features_in_
+    shape, user_ids = extras["X_shape"], extras["user_ids"]
+    titles = extras.get("item_titles")
+    problems = []
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or shape[1] != n_items:
+        problems.append(f"X_shape is {shape.tolist()!r}, expected [n_users, {n_items}]")
+    elif user_ids.shape != (shape[0],):
+        problems.append(f"user_ids has shape {user_ids.shape}, expected ({shape[0]},)")
+    if titles is not None and titles.shape != (n_items,):
+        problems.append(f"item_titles has shape {titles.shape}, expected ({n_items},)")
+    if extras["X_data"].dtype.kind not in "biuf":
+        problems.append(f"X_data holds {extras['X_data'].dtype}, expected numbers")
+    if not problems:
+        try:
+            _training_matrix(extras).check_format(full_check=True)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"X_indptr, X_indices and X_data do not form X ({exc})")
+    if problems:
+        raise CommandError(
+            f"{path}: the training data stored with the model is corrupt: "
+            + "; ".join(problems)
+        )
 
 
 def _training_matrix(extras):
@@ -176,7 +203,9 @@ def _cmd_recommend(args):
     item_ids = getattr(model, "item_ids_", None)
     # Item-item models explain a score exactly; factor models cannot.
     n_reasons = args.explain if hasattr(model, "explain") else 0
-    items, scores = model.recommend(history, n=args.n, as_labels=False)
+    # Slots beyond the catalog would be padding, dropped below anyway.
+    n = min(args.n, model.n_features_in_)
+    items, scores = model.recommend(history, n=n, as_labels=False)
     items, scores = items[0], scores[0]
     kept = items >= 0
     items, scores = items[kept], scores[kept]
