@@ -498,8 +498,10 @@ def _check_loaded(model, path):
     if isinstance(model, ALSRecommender):
         expected["item_factors_"] = (n_items, model.factors)
         expected["user_factors_"] = (None, model.factors)
-    for name, shape in expected.items():
-        value = getattr(model, name, None)
+    arrays = [
+        (name, getattr(model, name, None), shape) for name, shape in expected.items()
+    ]
+    for name, value, shape in arrays + _semantic_arrays(model, n_items, path):
         if not (
             isinstance(value, np.ndarray)
             and value.ndim == len(shape)
@@ -526,6 +528,32 @@ def _check_loaded(model, path):
             _label_array(item_ids, n_items, type(model).__name__)
         except ValueError as exc:
             raise ModelFileError(f"{path}: invalid item_ids_: {exc}") from exc
+
+
+def _semantic_arrays(model, n_items, path):
+    """``(name, array, expected shape)`` of the fitted semantic correlation C."""
+    semantic = getattr(model, "semantic_", None)
+    if semantic is None:
+        return []
+    final = semantic
+    if isinstance(semantic, Pipeline) and semantic.steps:
+        final = semantic[-1]
+    if not isinstance(final, SemanticCorrelation):
+        raise ModelFileError(
+            f"{path}: semantic_ must be a fitted SemanticCorrelation or a Pipeline "
+            f"ending with one, got {type(final).__name__}."
+        )
+    factors = getattr(final, "correlation_factors_", None)
+    if isinstance(factors, LowRankCorrelation):
+        dim = np.shape(factors.left)[-1] if np.ndim(factors.left) == 2 else -1
+        return [
+            ("semantic_ diagonal", factors.diagonal, (n_items,)),
+            ("semantic_ left factor", factors.left, (n_items, dim)),
+            ("semantic_ right factor", factors.right, (n_items, dim)),
+        ]
+    return [
+        ("semantic_ coef_", getattr(final, "_dense_coef", None), (n_items, n_items))
+    ]
 
 
 def _member(archive, name, path):
