@@ -5,9 +5,11 @@ import hashlib
 import json
 import math
 import os
+import re
 import reprlib
 import threading
 import weakref
+from collections.abc import Mapping
 from itertools import count
 from numbers import Integral
 from pathlib import Path
@@ -46,6 +48,8 @@ _TOKEN_LOCK = threading.Lock()
 _MEMORY_CACHE = MemoryEmbeddingCache()
 
 _MAX_POSITIONS_SHOWN = 10
+# Lone surrogates: str that no encoding represents (tokenizers refuse them).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _import_sentence_transformer():
@@ -212,6 +216,14 @@ def _check_texts(X):
             "SentenceEncoder expects a sequence of texts (one str per item), got "
             f"a single {type(X).__name__}; wrap it in a list: [text]."
         )
+    if isinstance(X, (Mapping, set, frozenset)):
+        # Iterating would silently embed a dict's keys, or a set's texts in
+        # an arbitrary order.
+        raise TypeError(
+            "SentenceEncoder expects a sequence of texts in item order, got a "
+            f"{type(X).__name__}; pass a list, e.g. list(texts.values()) for a "
+            "dict of texts by item."
+        )
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) != 1:
         raise ValueError(
@@ -244,6 +256,14 @@ def _check_texts(X):
             f"{_positions(blank)}. An empty text says nothing about its item, and "
             "all empty texts get the same embedding, which would make their items "
             "look alike; give every item a text (e.g. its title)."
+        )
+    invalid = [str(i) for i, text in enumerate(texts) if _SURROGATE.search(text)]
+    if invalid:
+        raise ValueError(
+            "SentenceEncoder got a text that is not valid Unicode at "
+            f"{_positions(invalid)}: it holds lone surrogates (e.g. from bytes "
+            "decoded with errors='surrogateescape'). Decode the texts with their "
+            "real encoding, or replace those characters."
         )
     return [text if type(text) is str else str(text) for text in texts]
 
@@ -473,6 +493,11 @@ class SentenceEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.model
 
     def _encode(self, model, texts, *, dim):
+        if self.prompt is not None and _SURROGATE.search(self.prompt):
+            raise ValueError(
+                "SentenceEncoder's prompt is not valid Unicode: it holds lone "
+                "surrogates; replace those characters."
+            )
         embeddings = model.encode(
             texts,
             batch_size=self.batch_size,
