@@ -124,8 +124,31 @@ def _hub_model_missing_message(name, cause):
     )
 
 
+def _check_device(device):
+    """Refuse a ``device`` torch cannot allocate on, before loading a model."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        # torch raises RuntimeError for an unknown device type or index, and
+        # AssertionError for CUDA in a CPU-only build.
+        raise ValueError(
+            f"SentenceEncoder cannot use device={device!r}: {exc}. Pass a device "
+            "this machine has, e.g. 'cpu', or None to let torch choose."
+        ) from exc
+
+
 def _load_model(model, device):
     """The SentenceTransformer for a name or path, loaded once per process."""
+    if not os.fspath(model).strip():
+        # Path("") is the working directory, which would be loaded as a model.
+        raise ValueError(
+            "SentenceEncoder's model must be a hub name or a model directory, "
+            f"got {os.fspath(model)!r}."
+        )
     directory = _local_directory(model)
     key = (os.fspath(model) if directory is None else str(directory), device)
     with _LOAD_LOCK:
@@ -135,8 +158,16 @@ def _load_model(model, device):
             if directory is not None:
                 if not directory.is_dir():
                     raise OSError(_missing_directory_message(model, directory))
-                loaded = SentenceTransformer(str(directory), device=device)
+                _check_device(device)
+                try:
+                    loaded = SentenceTransformer(str(directory), device=device)
+                except (OSError, ValueError) as exc:
+                    raise OSError(
+                        f"SentenceEncoder could not load {directory} as a "
+                        f"sentence-transformers model directory: {exc}"
+                    ) from exc
             else:
+                _check_device(device)
                 try:
                     loaded = SentenceTransformer(model, device=device)
                 except (OSError, ValueError) as exc:
