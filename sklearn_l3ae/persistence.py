@@ -559,7 +559,16 @@ def _semantic_arrays(model, n_items, path):
 def _member(archive, name, path):
     try:
         return archive[name]
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        KeyError,
+        # zipfile, for a damaged compression method or encryption flag:
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise ModelFileError(
             f"{path}: the member {name!r} cannot be read (the file is corrupt or "
             f"was modified): {exc}"
