@@ -150,6 +150,14 @@ def check_finite_weights(coef):
     return coef
 
 
+def _ndim(values):
+    """``np.ndim(values)``, or None when NumPy cannot make an array of them."""
+    try:
+        return np.ndim(values)
+    except ValueError:  # a ragged nested sequence: validate_data will say so
+        return None
+
+
 def _label_array(item_ids, n_items, owner):
     """``item_ids`` as a 1-D array of unique str or int labels, one per item."""
     ids = np.asarray(item_ids)
@@ -772,7 +780,7 @@ class ItemItemRecommender(BaseRecommender):
         if n is not None:
             n = _check_k(n, "n")
         labels = self._labels(as_labels)
-        if not sparse.issparse(user_row) and np.ndim(user_row) == 1:
+        if not sparse.issparse(user_row) and _ndim(user_row) == 1:
             user_row = np.asarray(user_row).reshape(1, -1)
         X = self._validate_interactions(
             user_row, reset=False, dtype=self._scores_dtype()
