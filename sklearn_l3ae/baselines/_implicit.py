@@ -49,18 +49,21 @@ def _fit_factors(estimator, model, user_items, parameters):
 
     try:
         model.fit(user_items, show_progress=False)
-        finite = np.isfinite(model.user_factors).all()
-        finite = finite and np.isfinite(model.item_factors).all()
+        users, items = np.abs(model.user_factors), np.abs(model.item_factors)
+        # |u·v| <= k·max|u|·max|v|: beyond float32, scores would be inf.
+        bound = users.max(initial=0) * items.max(initial=0) * users.shape[1]
+        diverged = not bound < np.finfo(np.float32).max  # NaN included
     except ModelFitError:
-        finite = False
-    if not finite:
+        diverged = True
+    if diverged:
         values = ", ".join(
             f"{name}={getattr(estimator, name)!r}" for name in parameters
         )
         raise ValueError(
-            f"{type(estimator).__name__}'s factors diverged to NaN or inf while "
-            f"fitting with {values}: too large for float32 arithmetic. Choose "
-            "smaller values (or rescale X, e.g. binarize it)."
+            f"{type(estimator).__name__}'s factors diverged (to NaN, inf, or "
+            f"scores beyond float32) while fitting with {values}: too large "
+            "for float32 arithmetic. Choose smaller values (or rescale X, e.g. "
+            "binarize it)."
         )
 
 
