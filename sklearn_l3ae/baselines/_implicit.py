@@ -224,7 +224,8 @@ class ALSRecommender(_ImplicitRecommender):
     def _fit_implicit(self, user_items):
         implicit = _import_implicit(type(self).__name__)
         model = implicit.cpu.als.AlternatingLeastSquares(
-            factors=self.factors,
+            # int(): True passes the Integral constraint but not implicit.
+            factors=int(self.factors),
             regularization=self.regularization,
             alpha=self.alpha,
             iterations=self.iterations,
