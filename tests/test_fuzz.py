@@ -296,6 +296,7 @@ def _scoring_calls(model, X):
 
 @pytest.mark.parametrize("name", RECOMMENDERS)
 @settings(FUZZ, max_examples=20)
+@example(bad=([[1.0, 0.0, 1.0], [1.0]], r"inhomogeneous"), method="explain")
 @given(
     bad=bad_interactions(n_users=3),
     method=st.sampled_from(
@@ -421,14 +422,25 @@ def test_regularization_beyond_float32_is_refused_up_front(make, parameter):
         (lambda: ALSRecommender(alpha=1e30), r"alpha=1e\+30"),
         (lambda: BPRRecommender(learning_rate=1e30), r"learning_rate=1e\+30"),
         (lambda: BPRRecommender(regularization=1e30), r"regularization=1e\+30"),
+        (lambda: BPRRecommender(learning_rate=196.0), r"learning_rate=196\.0"),
     ],
 )
 def test_diverged_factorizations_raise_a_value_error(make, match):
-    # Regression: implicit's ModelFitError (not a ValueError) escaped.
+    # Regression: implicit's ModelFitError (not a ValueError) escaped, and
+    # huge finite factors gave +inf scores.
     model = make().set_params(factors=2, iterations=2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # implicit's own overflow
         raises_clearly(lambda: model.fit(_base_matrix(0)), "diverged.*" + match)
+
+
+def test_als_takes_factors_true_as_the_integer_scikit_learn_accepts():
+    # Regression: True passed the Integral constraint, then numpy's "an
+    # integer is required" TypeError escaped from implicit.
+    X = _base_matrix(0)
+    model = ALSRecommender(factors=True, iterations=2, random_state=0).fit(X)
+    assert model.item_factors_.shape == (N_ITEMS, 1)
+    _check_fitted_scores(model, X)
 
 
 # ------------------------------------------------------- arguments of methods
@@ -595,10 +607,11 @@ def test_similar_items_arguments(
         assert_clear_error(exc, r"\bn\b|items|source|as_labels|semantic")
         return
     assert _is_count(n) and source in ("weights", "semantic")
-    assert not (source == "semantic" and name == "EASE")
     used = _labels_used(LABELS[labels], as_labels)
     queries = _item_positions(items, used)
     assert queries is not None, f"items={items!r} accepted"
+    # EASE has no semantic correlation, which only matters for some item.
+    assert not (source == "semantic" and name == "EASE" and queries.size)
     if np.ndim(items) == 0:
         assert np.ndim(neighbours) == 1
     excluded = [[q] for q in np.atleast_1d(queries)]
@@ -1945,8 +1958,9 @@ def _check_loaded_model(model):
     except (AssertionError, MemoryError):
         raise
     except Exception as exc:
-        # Parameters that fit accepts as well, refused when scoring.
-        assert_clear_error(exc, r"batch_size|top_k")
+        # Parameters that fit accepts as well (True passes scikit-learn's
+        # Integral and Real constraints), refused when used.
+        assert_clear_error(exc, r"batch_size|top_k|memory_limit")
 
 
 @pytest.mark.parametrize("name", SAVED)
@@ -1989,6 +2003,19 @@ def test_load_refuses_damaged_files(model_files, name, data):
     # Bytes outside the zip members (e.g. its comment) may change harmlessly.
     event("loaded")
     _check_loaded_model(model)
+
+
+@pytest.mark.parametrize("field, value", [("method", 99), ("flags", 1)])
+def test_load_refuses_unreadable_zip_members(model_files, field, value):
+    # Regression: zipfile's NotImplementedError (compression method) and
+    # RuntimeError (encrypted member) escaped from load.
+    data = bytearray(model_files["EASE"])
+    directory = data.rindex(b"PK\x01\x02")  # the last member's central entry
+    offset = {"method": 10, "flags": 8}[field]
+    data[directory + offset : directory + offset + 2] = value.to_bytes(2, "little")
+    raises_clearly(
+        lambda: _load_bytes(bytes(data)), r"cannot be read", types=(ModelFileError,)
+    )
 
 
 def _members(data):
