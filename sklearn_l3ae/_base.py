@@ -523,7 +523,8 @@ class BaseRecommender(BaseEstimator):
 
     def _top_items(self, X):
         self._check_scoring_memory(X.shape[0], full_output=False)
-        k = min(self.top_k, self.n_features_in_)
+        # int(): True passes the Integral constraint but is no array size.
+        k = min(int(self.top_k), self.n_features_in_)
         items = np.empty((X.shape[0], k), dtype=np.int64)
         for rows, X_batch in self._batches(X):
             items[rows] = top_k_indices(self._batch_scores(X_batch, rows), k)
