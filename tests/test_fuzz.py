@@ -366,6 +366,9 @@ def _check_fitted_scores(model, X):
     items, ranked = model.recommend(X, n=X.shape[1], as_labels=False)
     assert_scores_finite_except(ranked, items == -1)
     assert (ranked[:, :-1] >= ranked[:, 1:]).all(), "recommend scores not sorted"
+    top = model.predict(X)
+    assert top.shape == (X.shape[0], min(model.top_k, X.shape[1]))
+    np.testing.assert_array_equal(top, items[:, : top.shape[1]])
 
 
 @pytest.mark.parametrize("name", RECOMMENDERS)
@@ -434,12 +437,22 @@ def test_diverged_factorizations_raise_a_value_error(make, match):
         raises_clearly(lambda: model.fit(_base_matrix(0)), "diverged.*" + match)
 
 
-def test_als_takes_factors_true_as_the_integer_scikit_learn_accepts():
-    # Regression: True passed the Integral constraint, then numpy's "an
-    # integer is required" TypeError escaped from implicit.
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ALSRecommender(factors=True, iterations=2, random_state=0),
+        lambda: EASERecommender(reg=1.0, top_k=True),
+    ],
+)
+def test_true_for_an_integer_parameter_means_1_as_in_scikit_learn(make):
+    # Regressions: True passes the Integral constraints, then NumPy's "an
+    # integer is required" TypeError escaped from implicit (factors) and
+    # from predict (top_k).
     X = _base_matrix(0)
-    model = ALSRecommender(factors=True, iterations=2, random_state=0).fit(X)
-    assert model.item_factors_.shape == (N_ITEMS, 1)
+    model = make().fit(X)
+    if isinstance(model, ALSRecommender):
+        assert model.item_factors_.shape == (N_ITEMS, 1)
+    assert model.predict(X).shape == (N_USERS, min(int(model.top_k), N_ITEMS))
     _check_fitted_scores(model, X)
 
 
@@ -1302,6 +1315,10 @@ def test_scorers_and_evaluate_refuse_bad_input(fitted, which, bad, subset, entry
     X_fit, models = fitted
     bad_value, match = bad
     X, y = X_fit[:4], np.ones((4, N_ITEMS)) - X_fit[:4]
+    if which == "X" and "negative" in match:
+        # Only the rows of evaluated users reach the estimator, which refuses
+        # negative values (a Pipeline may map them, e.g. with a Binarizer).
+        y = np.ones((4, N_ITEMS))
     X, y = (bad_value, y) if which == "X" else (X, bad_value)
     if entry == "scorer":
         scorer = make_ranking_scorer("ndcg", 3, item_subset=subset)
