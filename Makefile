@@ -1,7 +1,8 @@
 # One-command workflows on a fresh machine (Python 3.10+ with venv, make).
 #   make test     create .venv, install the package with pinned dev tools, run the tests
 #   make example  same environment, run the quick-start example end to end
-#   make bench    run the benchmarks (fit, encode, metrics, accuracy; ~50 min)
+#   make bench    run the benchmarks (fit, encode, metrics, accuracy, scoring,
+#                 scale; ~90 min, bench_scale needs ~8 GB free and a quiet machine)
 #   make docs     build the documentation without running the examples
 VENV ?= .venv
 PYTHON ?= python3
@@ -35,6 +36,8 @@ bench: dev
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_encode.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_metrics.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_accuracy.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_score.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_scale.py
 
 lint: dev
 	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples
