@@ -56,6 +56,11 @@ def _singular_reason(X):
     return None
 
 
+def _or_float64(dtype):
+    """Advice to refit in float64, for float32 fits only."""
+    return " or use dtype=np.float64" if np.dtype(dtype) == np.float32 else ""
+
+
 def _gram_diagnosis(X, total, param_text):
     """Explain why ``XᵀX + total·I`` is not positive definite."""
     head = (
@@ -66,7 +71,7 @@ def _gram_diagnosis(X, total, param_text):
         f"{head} is too small for the precision of the fit ({X.dtype}): the "
         "Cholesky factorization failed numerically, or the matrix is too "
         "ill-conditioned for its inverse to keep a correct digit. Increase "
-        f"{param_text} or use dtype=np.float64."
+        f"{param_text}{_or_float64(X.dtype)}."
     )
     reason = _singular_reason(X)
     if reason is not None:
@@ -83,12 +88,13 @@ def _gram_diagnosis(X, total, param_text):
             return numerical
         return (
             f"{head} and the smallest eigenvalue of XᵀX is {smallest:.6g}: choose "
-            f"{param_text} > {-smallest:.6g} (with a margin in float32)."
+            f"{param_text} > {-smallest:.6g}"
+            + (" (with a margin in float32)." if X.dtype == np.float32 else ".")
         )
     return (
         f"{head}, which is not numerically positive definite: increase "
-        f"{param_text} (it must exceed minus the smallest eigenvalue of XᵀX), "
-        "or use dtype=np.float64."
+        f"{param_text} (it must exceed minus the smallest eigenvalue of XᵀX)"
+        f"{_or_float64(X.dtype)}."
     )
 
 
@@ -99,7 +105,7 @@ def check_in_range(value, dtype, param_text):
         raise ValueError(
             f"{param_text} = {value:g} is beyond the range of {np.dtype(dtype)}, the "
             f"precision of the fit (|value| <= {largest:.3g}): choose a smaller "
-            f"{param_text}, or dtype=np.float64."
+            f"{param_text}{_or_float64(dtype)}."
         )
 
 
@@ -229,8 +235,8 @@ def solve_penalized_weights(X, reg, dropout, param_text, solve):
             f"XᵀX + Λ with Λ = ({param_text})·I + dropout / (1 − dropout)·"
             f"diagMat(diag(XᵀX)), {param_text} = {reg:g} and dropout = "
             f"{dropout:g}, is not positive definite in {X.dtype} (the Cholesky "
-            f"factorization failed): increase {param_text} or dropout, or use "
-            "dtype=np.float64."
+            f"factorization failed): increase {param_text} or dropout"
+            f"{_or_float64(X.dtype)}."
         ) from exc
 
 
