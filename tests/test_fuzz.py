@@ -419,6 +419,22 @@ def test_regularization_beyond_float32_is_refused_up_front(make, parameter):
 
 
 @pytest.mark.parametrize(
+    "make",
+    [
+        lambda: EASERecommender(reg=5e-324, dtype=np.float64),
+        lambda: RDLAERecommender(reg=5e-324, dropout=0.3, dtype=np.float64),
+    ],
+)
+def test_float64_failures_do_not_advise_float64(make):
+    # Regression: "... is not positive definite in float64 ...: increase reg
+    # or dropout, or use dtype=np.float64."
+    X = np.zeros((3, 4))
+    X[0, 0] = 1.0
+    error = raises_clearly(lambda: make().fit(X), r"float64.*[Ii]ncrease reg")
+    assert "use dtype=np.float64" not in str(error)
+
+
+@pytest.mark.parametrize(
     "make, match",
     [
         (lambda: ALSRecommender(regularization=1e30), r"regularization=1e\+30"),
@@ -2532,3 +2548,97 @@ def test_sentence_encoder_refuses_a_folder_that_is_no_model(tmp_path):
         r"could not load .* as a sentence-transformers model directory",
         types=(OSError,),
     )
+
+
+# ------------------------------------------------ valid random input: contract
+
+ITEM_ITEM_FACTORIES = {
+    "EASE": lambda d: EASERecommender(reg=d(st.floats(1e-3, 1e4))),
+    "L3AE": lambda d: L3AERecommender(
+        item_embeddings=d(st.sampled_from(["normal", "tiny", "collinear"])),
+        reg_X=d(st.floats(-5.0, 5.0)),
+        reg_E=d(st.floats(0.0, 50.0)),
+        dropout=d(st.sampled_from([0.0, 0.3, 0.9])),
+        xi=d(st.sampled_from([0.0, 0.3, None])),
+    ),
+    "RDLAE": lambda d: RDLAERecommender(
+        reg=d(st.floats(-1.0, 1e3)),
+        dropout=d(st.floats(0.0, 0.95)),
+        xi=d(st.sampled_from([0.0, 0.5, 1.0, None])),
+    ),
+    "DLAE": lambda d: DLAERecommender(
+        reg=d(st.floats(1e-3, 1e3)),
+        dropout=d(st.floats(0.0, 0.95)),
+        zero_diagonal=d(st.booleans()),
+    ),
+}
+
+
+def _embeddings_of(kind, n_items):
+    rng = np.random.default_rng(n_items)
+    if kind == "normal":
+        return rng.standard_normal((n_items, 3))
+    if kind == "tiny":
+        return rng.standard_normal((n_items, 3)) * 1e-6
+    return np.outer(np.arange(1, n_items + 1), [1.0, 2.0])  # rank one
+
+
+@pytest.mark.parametrize("name", ITEM_ITEM_FACTORIES)
+@settings(FUZZ, max_examples=30)
+@given(
+    X=interaction_matrices(min_items=2),
+    data=st.data(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_valid_random_input_keeps_the_output_contract(name, X, data, dtype):
+    model = ITEM_ITEM_FACTORIES[name](data.draw).set_params(dtype=dtype)
+    if name == "L3AE":
+        model.set_params(
+            item_embeddings=_embeddings_of(model.item_embeddings, X.shape[1])
+        )
+    as_sparse = data.draw(st.booleans(), "sparse")
+    try:
+        model.fit(sparse.csr_array(X) if as_sparse else X)
+    except AssertionError:
+        raise
+    except Exception as exc:
+        # Only a penalty that cannot make the system definite may be refused:
+        # never a clearly positive one in float64.
+        assert_clear_error(exc, r"positive definite|reg", types=(ValueError,))
+        params = model.get_params()
+        penalty = params.get("reg", params.get("reg_X", 0) + params.get("reg_E", 0))
+        assert not (dtype == np.float64 and penalty >= 1e-3), exc
+        event("refused")
+        return
+    event("fitted")
+    n_items = X.shape[1]
+    assert model.coef_.shape == (n_items, n_items) and model.coef_.dtype == dtype
+    assert np.isfinite(model.coef_).all()
+    params = model.get_params()
+    if name == "DLAE":
+        bound = 0.0 if params["zero_diagonal"] else None
+    else:
+        bound = params.get("xi", 0.0)  # EASE's diagonal is 0
+    if bound == 0.0:
+        np.testing.assert_array_equal(np.diagonal(model.coef_), 0.0)
+    elif bound is not None:
+        assert (np.diagonal(model.coef_) <= bound + 1e-4).all()
+    _check_fitted_scores(model, X)
+    top = model.predict(X)
+    for row, items in zip(X, top, strict=True):
+        ranked = items[items >= 0]
+        assert not row[ranked].any(), "predict returned a seen item"
+        n_unseen = int((row == 0).sum())
+        assert len(ranked) == min(n_unseen, top.shape[1])
+        assert (items[len(ranked) :] == -1).all(), "padding before an item"
+    np.testing.assert_array_equal(model.predict(sparse.csr_array(X)), top)
+    user = data.draw(st.integers(0, X.shape[0] - 1), "user")
+    unseen = np.flatnonzero(X[user] == 0)
+    if unseen.size:
+        item = int(unseen[0])
+        _, contributions = model.explain(X[user], item)
+        score = model.decision_function(X[user : user + 1])[0, item]
+        tolerance = 1e-3 if dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(
+            contributions.sum(), score, atol=tolerance, rtol=1e-3
+        )
