@@ -284,7 +284,9 @@ def spd_inverse_inplace(A):
             raise RuntimeError("LAPACK did not work in place.")
     # The factorization can succeed on a matrix whose inverse has no correct
     # digit left in this precision: refuse rather than return noise.
-    rcond, _ = pocon(fortran_view, norm, uplo="U")
+    # (An overflowed matrix has no meaningful condition number: its NaN or
+    # inf weights are reported by the estimators' finite check instead.)
+    rcond, _ = pocon(fortran_view, norm, uplo="U") if np.isfinite(norm) else (1, 0)
     if not rcond >= np.finfo(A.dtype).eps:
         raise NotPositiveDefiniteError(
             f"The matrix is too ill-conditioned for {A.dtype} arithmetic: its "
