@@ -1,12 +1,13 @@
 """Shared machinery of the recommenders: validation, scoring and ranking."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from scipy.linalg import eigh
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from . import _closed_form
@@ -255,6 +256,17 @@ class BaseRecommender(BaseEstimator):
     model knows them (``item_ids_``), column indices otherwise;
     ``as_labels=False`` asks for column indices anyway.
     """
+
+    # The resource parameters every recommender has; subclasses start their
+    # own constraints with ``**Parent._parameter_constraints``.
+    _parameter_constraints = {
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
+    }
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from ._atomic import atomic_fit
 from ._base import (
@@ -90,16 +90,11 @@ class EASERecommender(ItemItemRecommender):
     """
 
     _parameter_constraints = {
+        **ItemItemRecommender._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(

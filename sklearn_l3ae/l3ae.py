@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._atomic import atomic_fit
 from ._base import (
@@ -161,6 +161,7 @@ class L3AERecommender(ItemItemRecommender):
     """
 
     _parameter_constraints = {
+        **ItemItemRecommender._parameter_constraints,
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
         "item_embeddings": ["array-like", None],
@@ -171,12 +172,6 @@ class L3AERecommender(ItemItemRecommender):
         "xi": [Interval(Real, 0, None, closed="left"), None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(

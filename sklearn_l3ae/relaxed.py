@@ -21,7 +21,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from ._atomic import atomic_fit
 from ._base import (
@@ -177,18 +177,13 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
     """
 
     _parameter_constraints = {
+        **_RelaxedLinearAutoencoder._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
@@ -295,17 +290,12 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     """
 
     _parameter_constraints = {
+        **_RelaxedLinearAutoencoder._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
         "xi": [_XI, None],
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
@@ -411,18 +401,13 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     """
 
     _parameter_constraints = {
+        **_RelaxedLinearAutoencoder._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "zero_diagonal": ["boolean"],
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context, clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._atomic import atomic_fit
 from .._base import (
@@ -121,14 +121,9 @@ class SemanticEASERecommender(ItemItemRecommender):
     """
 
     _parameter_constraints = {
+        **ItemItemRecommender._parameter_constraints,
         "semantic": [HasMethods(["fit"]), None],
         **_ITEM_DATA_CONSTRAINTS,
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
@@ -256,16 +251,11 @@ class AdditiveEASERecommender(ItemItemRecommender):
     """
 
     _parameter_constraints = {
+        **ItemItemRecommender._parameter_constraints,
         "semantic": [HasMethods(["fit"]), None],
         "reg": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         **_ITEM_DATA_CONSTRAINTS,
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
@@ -407,16 +397,11 @@ class CollectiveEASERecommender(ItemItemRecommender):
     """
 
     _parameter_constraints = {
+        **ItemItemRecommender._parameter_constraints,
         "encoder": [HasMethods(["fit", "transform"]), None],
         "reg": [Interval(Real, None, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         **_ITEM_DATA_CONSTRAINTS,
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_limits
 
 from .._atomic import atomic_fit
@@ -180,6 +180,7 @@ class ALSRecommender(_ImplicitRecommender):
     """
 
     _parameter_constraints = {
+        **_ImplicitRecommender._parameter_constraints,
         "factors": [Interval(Integral, 1, None, closed="left")],
         "regularization": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither")],
@@ -188,12 +189,6 @@ class ALSRecommender(_ImplicitRecommender):
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
@@ -354,6 +349,7 @@ class BPRRecommender(_ImplicitRecommender):
     """
 
     _parameter_constraints = {
+        **_ImplicitRecommender._parameter_constraints,
         "factors": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "regularization": [Interval(Real, 0, None, closed="left")],
@@ -362,12 +358,6 @@ class BPRRecommender(_ImplicitRecommender):
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
@@ -495,16 +485,11 @@ class ItemKNNRecommender(_ImplicitRecommender):
     """
 
     _parameter_constraints = {
+        **_ImplicitRecommender._parameter_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(

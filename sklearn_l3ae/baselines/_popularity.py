@@ -1,10 +1,10 @@
 """The popularity baseline: the same ranking of unseen items for everyone."""
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from .._atomic import atomic_fit
 from .._base import BaseRecommender
@@ -67,14 +67,9 @@ class PopularityRecommender(BaseRecommender):
     """
 
     _parameter_constraints = {
+        **BaseRecommender._parameter_constraints,
         "item_ids": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "memory_limit": [
-            StrOptions({"auto"}),
-            Interval(Real, 0, None, closed="neither"),
-            None,
-        ],
     }
 
     def __init__(
