@@ -167,7 +167,12 @@ def _ndim(values):
 
 def _label_array(item_ids, n_items, owner):
     """``item_ids`` as a 1-D array of unique str or int labels, one per item."""
-    ids = np.asarray(item_ids)
+    # A list of mixed ints and strs would silently become all str.
+    ids = (
+        item_ids
+        if isinstance(item_ids, np.ndarray)
+        else np.asarray(item_ids, dtype=object)
+    )
     if ids.dtype == object:
         values = ids.ravel().tolist()
         if all(isinstance(value, str) for value in values):
