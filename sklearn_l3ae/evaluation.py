@@ -154,8 +154,14 @@ default=("overall", "head", "tail")
     metrics, ks = _check_metrics_and_ks(metrics, ks)
     if isinstance(subsets, str):
         subsets = [subsets]
+    if not np.iterable(subsets):
+        raise TypeError(
+            f"subsets must be one of {list(_SUBSETS)} or a sequence of them; got "
+            f"{subsets!r}."
+        )
+    subsets = list(subsets)
     for subset in subsets:
-        if subset not in _SUBSETS:
+        if not isinstance(subset, str) or subset not in _SUBSETS:
             raise ValueError(f"subsets must be among {list(_SUBSETS)}; got {subset!r}.")
     if not subsets:
         raise ValueError("subsets must name at least one entry.")
