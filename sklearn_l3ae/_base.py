@@ -575,11 +575,12 @@ class BaseRecommender(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_interactions(X, reset=False, dtype=self._scores_dtype())
-        if y is None or np.ndim(y) != 2 or np.shape(y) != X.shape:
+        y_shape = None if _ndim(y) is None else np.shape(y)  # None: ragged
+        if y is None or y_shape != X.shape:
+            got = "a ragged sequence" if y_shape is None else f"shape {y_shape}"
             raise ValueError(
                 f"y must be the held-out interaction matrix of the same users and "
-                f"items as X, shape {X.shape}; got "
-                f"{'None' if y is None else f'shape {np.shape(y)}'}."
+                f"items as X, shape {X.shape}; got {'None' if y is None else got}."
             )
         top_items = self._top_items(X)
         return ndcg_at_k(y, top_items=top_items, k=top_items.shape[1])
