@@ -1331,6 +1331,9 @@ class _NotARecommender:
     entry=st.sampled_from(["scorer", "evaluate", "score"]),
 )
 @example(
+    which="y", bad=([[1.0, 0.0], [1.0]], r"inhomogeneous"), subset=None, entry="score"
+)  # Regression: np.ndim(y) raised NumPy's "inhomogeneous shape" in score
+@example(
     which="y",
     bad=(np.ones((4, N_ITEMS), dtype=np.float16), r"^$"),
     subset=None,
