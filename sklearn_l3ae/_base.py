@@ -493,8 +493,9 @@ class BaseRecommender(BaseEstimator):
         if scores.size and not np.isfinite([scores.min(), scores.max()]).all():
             raise ValueError(
                 f"The scores of these users overflow {scores.dtype}: their "
-                f"interaction values are too large (largest {X_batch.max():.3g}). "
-                "Rescale X, e.g. binarize it as for training."
+                f"interaction values (largest {X_batch.max():.3g}) are too large "
+                f"for this {type(self).__name__} and its parameters. Rescale X, "
+                "e.g. binarize it as for training."
             )
         return scores
 
