@@ -12,12 +12,21 @@ Every test draws a bounded, derandomized number of examples (the ``fuzz``
 profile), so the file runs the same way, in well under two minutes, in CI.
 """
 
+import contextlib
+import csv
 import dis
+import gzip
+import hashlib
+import io
+import json
 import os
 import re
+import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
+# Before anything imports huggingface_hub: never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
@@ -36,7 +45,13 @@ from sklearn_l3ae import (
     RDLAERecommender,
     RLAERecommender,
     SemanticCorrelation,
+    SentenceEncoder,
+    evaluate,
+    load,
+    make_ranking_scorer,
     mean_cosine_similarity,
+    metrics,
+    save,
 )
 from sklearn_l3ae.baselines import (
     AdditiveEASERecommender,
@@ -47,6 +62,21 @@ from sklearn_l3ae.baselines import (
     PopularityRecommender,
     SemanticEASERecommender,
 )
+from sklearn_l3ae.cli import main
+from sklearn_l3ae.datasets import (
+    fetch_movielens,
+    load_amazon_reviews,
+    load_folder,
+    load_movielens,
+)
+from sklearn_l3ae.metrics import head_item_mask, ranking_metrics
+from sklearn_l3ae.model_selection import (
+    leave_last_out_split,
+    random_holdout_split,
+    strong_generalization_cv,
+    temporal_holdout_split,
+)
+from sklearn_l3ae.persistence import ModelFileError
 
 settings.register_profile(
     "fuzz",
@@ -164,29 +194,6 @@ RECOMMENDERS = {
     "AdditiveEASE": lambda: AdditiveEASERecommender(reg=1.0, item_embeddings=F),
     "CollectiveEASE": lambda: CollectiveEASERecommender(reg=1.0, item_embeddings=F),
 }
-ITEM_ITEM = [
-    "EASE",
-    "L3AE",
-    "RDLAE",
-    "RLAE",
-    "DLAE",
-    "SemanticEASE",
-    "AdditiveEASE",
-    "CollectiveEASE",
-]
-
-
-def _containers(X):
-    """Ways to pass the same matrix."""
-    return st.sampled_from(
-        [
-            lambda: X,
-            lambda: X.tolist(),
-            lambda: sparse.csr_array(X),
-            lambda: sparse.csr_matrix(X),
-            lambda: sparse.csc_array(X),
-        ]
-    ).map(lambda make: make())
 
 
 @st.composite
@@ -1022,8 +1029,6 @@ def test_scoring_extreme_users_gives_finite_scores_or_a_clear_error(
 
 # ------------------------------------------------------------------- metrics
 
-from sklearn_l3ae import metrics  # noqa: E402
-from sklearn_l3ae.metrics import head_item_mask, ranking_metrics  # noqa: E402
 
 METRIC_FUNCTIONS = [
     metrics.recall_at_k,
@@ -1203,6 +1208,8 @@ def test_ranking_inputs_are_validated(y_score, top_items, k):
             ranked = np.asarray(top_items)[:, :k]
             assert ranked.dtype.kind == "i" and ranked.shape[1] == k
             assert ((ranked >= -1) & (ranked < 5)).all()
+            for row in ranked:
+                assert len(set(row[row >= 0])) == (row >= 0).sum(), "repeated item"
 
 
 @settings(FUZZ, max_examples=30)
@@ -1270,8 +1277,6 @@ def test_head_item_mask(popularity, head_fraction):
 
 
 # ------------------------------------------------------- scorers, evaluation
-
-from sklearn_l3ae import evaluate, make_ranking_scorer  # noqa: E402
 
 
 @settings(FUZZ, max_examples=40)
@@ -1434,13 +1439,6 @@ def test_evaluate_arguments(fitted, metrics_, ks, subsets, head_fraction):
 
 # ----------------------------------------------------------------- splitters
 
-from sklearn_l3ae.model_selection import (  # noqa: E402
-    leave_last_out_split,
-    random_holdout_split,
-    strong_generalization_cv,
-    temporal_holdout_split,
-)
-
 
 def _split(splitter, X, timestamps, **params):
     if splitter == "random":
@@ -1558,27 +1556,12 @@ def test_splitters_partition_valid_input_or_refuse_it_clearly(
 
 # ------------------------------------------------------------------- loaders
 
-import csv  # noqa: E402
-import gzip  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import tempfile  # noqa: E402
-import zipfile  # noqa: E402
-
-from sklearn_l3ae.datasets import (  # noqa: E402
-    fetch_movielens,
-    load_amazon_reviews,
-    load_folder,
-    load_movielens,
-)
-
 
 def _mostly(valid, invalid):
     """Valid values four times out of five, so that some files load."""
     return st.sampled_from(list(valid) * 4 + list(invalid))
 
 
-IDS = _mostly(["u1", "u2", "i1", "i2", "é"], ["", " ", "a b", "x\ny", "\x00"])
 VALID_RATINGS = ["1", "5", "4.5", " 3 ", "1_0", "-1"]
 INVALID_RATINGS = ["", "abc", "nan", "inf", "1e999", "٣", "0x1"]
 VALID_TIMESTAMPS = ["100", "101", "-5", "١٢"]
@@ -1949,10 +1932,6 @@ def test_fetch_movielens_never_downloads_and_refuses_clearly(
 
 # --------------------------------------------------------------- persistence
 
-import hashlib  # noqa: E402
-
-from sklearn_l3ae import load, save  # noqa: E402
-from sklearn_l3ae.persistence import ModelFileError  # noqa: E402
 
 SAVED = {
     "EASE": lambda: EASERecommender(reg=1.0, item_ids=list("abcdef")),
@@ -2240,10 +2219,6 @@ def test_save_refuses_what_it_cannot_store(model, path, extras):
 
 # ----------------------------------------------------------------------- CLI
 
-import contextlib  # noqa: E402
-
-from sklearn_l3ae.cli import main  # noqa: E402
-
 
 def _cli_model_file(path, extras_override=None):
     """A model file as `sklearn-l3ae fit` writes it, without encoding texts."""
@@ -2458,8 +2433,6 @@ def test_recommend_with_an_impossible_n_raises_memory_limit_error():
 
 
 # ----------------------------------------------------------- SentenceEncoder
-
-from sklearn_l3ae import SentenceEncoder  # noqa: E402
 
 
 @pytest.fixture(scope="module")
