@@ -436,13 +436,14 @@ class BaseRecommender(BaseEstimator):
             )
         return int(batch_size)
 
-    def _check_scoring_memory(self, n_users, *, full_output):
-        """Refuse scoring whose batch (or full output) exceeds ``memory_limit``.
+    def _check_scoring_memory(self, n_users, *, full_output, n_out=0, what="users"):
+        """Refuse scoring whose batch or output exceeds ``memory_limit``.
 
         A batch holds the dense scores of its users, the ranking's copy and
         masks (about 4 bytes per score more) and its selected indices;
         ``full_output`` adds the n_users x n_items result of
-        :meth:`decision_function`.
+        :meth:`decision_function`, ``n_out`` the n_users x n_out items and
+        scores of :meth:`recommend` and ``similar_items``.
         """
         n_items = self.n_features_in_
         itemsize = self._scores_dtype().itemsize
@@ -465,11 +466,23 @@ class BaseRecommender(BaseEstimator):
                 "rank with predict or recommend, which keep only the top items "
                 "of each batch of users, or pass fewer users at a time"
             )
+        if n_out:
+            parts.append(
+                (
+                    f"{n_out} items and scores for each of {n_users} {what}",
+                    n_users * n_out * (8 + itemsize),
+                )
+            )
+            if n_out > n_items:
+                advice.append(
+                    f"ask for at most n={n_items} items (the catalogue's size; "
+                    "the rest would be padding)"
+                )
         if getattr(self, "batch_size", None) is not None:
             advice.append("use a smaller batch_size (or None for automatic)")
         check_memory(
             MemoryEstimate(
-                what=f"Scoring {n_users} users with {type(self).__name__}",
+                what=f"Scoring {n_users} {what} with {type(self).__name__}",
                 parts=tuple(parts),
             ),
             getattr(self, "memory_limit", "auto"),
@@ -649,7 +662,7 @@ class BaseRecommender(BaseEstimator):
         excluded = None
         if filter_items is not None:
             excluded = self._item_indices(filter_items, labels, "filter_items")
-        self._check_scoring_memory(X.shape[0], full_output=False)
+        self._check_scoring_memory(X.shape[0], full_output=False, n_out=n)
         k = min(n, self.n_features_in_)
         items = np.full((X.shape[0], n), -1, dtype=np.int64)
         scores = np.full((X.shape[0], n), -np.inf, dtype=dtype)
@@ -720,6 +733,9 @@ class ItemItemRecommender(BaseRecommender):
         dtype = self._scores_dtype()
         n_items = self.n_features_in_
         flat = queries.reshape(-1)
+        self._check_scoring_memory(
+            len(flat), full_output=False, n_out=n, what="query items"
+        )
         k = min(n, n_items)
         neighbours = np.full((len(flat), n), -1, dtype=np.int64)
         scores = np.full((len(flat), n), -np.inf, dtype=dtype)

@@ -268,7 +268,10 @@ def check_memory(estimate, memory_limit, *, advice):
     raise MemoryLimitError(
         f"{estimate.what} needs about {format_bytes(needed)} of memory at its "
         f"peak ({breakdown}), but only {format_bytes(limit)} is allowed "
-        f"({source}). Nothing was allocated. To fit: " + "; ".join(steps) + ".",
+        f"({source}). Nothing was allocated. "
+        f"{'To fit' if estimate.what.startswith('Fitting') else 'To score'}: "
+        + "; ".join(steps)
+        + ".",
         needed=needed,
         limit=limit,
     )

@@ -2421,15 +2421,13 @@ def test_cli_recommend_n_beyond_the_catalog_allocates_nothing_more(tmp_path):
     assert out.startswith(f"Top {N_ITEMS - int(_base_matrix(0)[1].sum())} for user u1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recommend/similar_items allocate n output slots per user without "
-    "counting them in the memory check (the memory planner's, not fixed here)",
-)
 def test_recommend_with_an_impossible_n_raises_memory_limit_error():
     model = EASERecommender(reg=1.0).fit(_base_matrix(0))
-    with pytest.raises(sklearn_l3ae.MemoryLimitError):
-        model.recommend(_base_matrix(0)[:1], n=2**45)  # 256 TiB: fails at once
+    # 2**45 slots of 12 bytes: 384 TiB, refused before allocating
+    with pytest.raises(sklearn_l3ae.MemoryLimitError, match="ask for at most n="):
+        model.recommend(_base_matrix(0)[:1], n=2**45)
+    with pytest.raises(sklearn_l3ae.MemoryLimitError, match="query items"):
+        model.similar_items([0, 1], n=2**45)
 
 
 # ----------------------------------------------------------- SentenceEncoder

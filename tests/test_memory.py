@@ -388,8 +388,11 @@ def test_decision_function_refused_when_its_output_exceeds_the_budget(fitted):
         model.decision_function(X)
     reference = clone(model).set_params(batch_size=None, memory_limit=None).fit(X)
     np.testing.assert_array_equal(model.predict(X), reference.predict(X))
-    items, _ = model.recommend(X, n=3)
-    np.testing.assert_array_equal(items, reference.recommend(X, n=3)[0])
+    # recommend's own output counts too: 100 users x 3 slots fit the budget.
+    items, _ = model.recommend(X[:100], n=3)
+    np.testing.assert_array_equal(items, reference.recommend(X[:100], n=3)[0])
+    with pytest.raises(MemoryLimitError, match="items and scores for each of 500"):
+        model.recommend(X, n=3)
 
 
 def test_oversized_batch_refused_with_batch_size_advice(fitted):
