@@ -141,8 +141,16 @@ def main(argv=None):
         "--sizes", type=int, nargs="+", default=[10_000, 20_000, 30_000, 40_000]
     )
     parser.add_argument("--refused", type=int, default=200_000)
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="re-measure only --sizes and keep the other rows of scale.json",
+    )
     args = parser.parse_args(argv)
     rows = []
+    if args.update:
+        previous = json.loads((RESULTS / "scale.json").read_text())["fits"]
+        rows = [row for row in previous if row["n_items"] not in args.sizes]
     for n_items in args.sizes:
         row = in_fresh_process(_fit, n_items)
         rows.append(row)
@@ -155,6 +163,7 @@ def main(argv=None):
             f"{row['load_before']:.2f}->{row['load_after']:.2f}",
             flush=True,
         )
+    rows.sort(key=lambda row: row["n_items"])
     refusal = in_fresh_process(_refuse, args.refused)
     print(
         f"n={args.refused}: {refusal['seconds'] * 1000:.0f} ms, traced "

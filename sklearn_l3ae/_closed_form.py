@@ -36,7 +36,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack, solve_trian
 _BLOCK_BYTES = 64 * 2**20
 # Largest order inverted by one LAPACK potrf + potri call; larger matrices are
 # inverted blockwise (see spd_inverse_inplace), by blocks of _INVERSE_BLOCK.
-_LAPACK_MAX_ORDER = 4096
+_LAPACK_MAX_ORDER = 16384
 _INVERSE_BLOCK = 1024
 # Rows of XᵀX per sparse product: small enough for the sparse accumulator to
 # stay in cache, large enough to amortize the per-call overhead.
@@ -234,7 +234,8 @@ def spd_inverse_inplace(A):
     ``potrf``
     crashes on large matrices (segfault in ``?syrk_thread``, OpenBLAS issue
     #2821; here from n ≈ 26 500 with SciPy 1.17's bundled OpenBLAS 0.3.30
-    and two threads), and NumPy's matrix products run just as fast.
+    and two threads).  The blocked version runs at about half LAPACK's
+    speed, hence only above that order.
 
     Parameters
     ----------

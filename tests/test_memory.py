@@ -291,7 +291,7 @@ def test_fit_holds_few_dense_arrays_and_planner_covers_it(
     # Row blocks of 64 rows: products and the sparse Gram's blocks.
     monkeypatch.setattr(closed_form, "_BLOCK_BYTES", 64 * n_items * 8)
     monkeypatch.setattr(closed_form, "_GRAM_ROWS", 16)
-    if inverse == "blocked":  # the path of catalogues above 4096 items
+    if inverse == "blocked":  # the path of catalogues above 16384 items
         monkeypatch.setattr(closed_form, "_LAPACK_MAX_ORDER", 0)
         monkeypatch.setattr(closed_form, "_INVERSE_BLOCK", 64)
     rng = np.random.default_rng(3)
