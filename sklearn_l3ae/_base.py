@@ -17,7 +17,6 @@ from ._closed_form import (
     LowRankCorrelation,
     NotPositiveDefiniteError,
     _available_cores,
-    _row_block,
     gram_matrix,
 )
 from ._memory import MemoryEstimate, check_dense_fit, check_memory
@@ -136,18 +135,23 @@ def solve_item_weights(X, total, param_text, solve):
     return check_finite_weights(coef)
 
 
+def _all_finite(values):
+    """Whether ``values`` holds no NaN or inf.
+
+    Two reductions (NaN propagates through min and max) instead of an
+    ``isfinite`` temporary, which for n x n weights would be a quarter of
+    their size.
+    """
+    return values.size == 0 or bool(np.isfinite([values.min(), values.max()]).all())
+
+
 def check_finite_weights(coef):
     """``coef`` if all finite, else a ValueError instead of NaN scores later.
 
     Overflow in a Gram or embedding product (values near the dtype's
     limits) can leave NaN or inf in weights whose factorization succeeded.
     """
-    # Row blocks: an n x n boolean temporary would be a quarter of coef itself.
-    step = _row_block(coef.shape[0], coef.shape[1] if coef.ndim > 1 else 1, 1)
-    if not all(
-        np.isfinite(coef[start : start + step]).all()
-        for start in range(0, coef.shape[0], step)
-    ):
+    if not _all_finite(coef):
         raise ValueError(
             f"The fitted item-item weights contain NaN or inf: the inputs (the "
             f"interaction values or the item embeddings) or the regularization "
@@ -502,8 +506,7 @@ class BaseRecommender(BaseEstimator):
     def _finite_raw_scores(self, X_batch, rows):
         """``_raw_scores`` in the scores' dtype; an overflow raises a ValueError."""
         scores = np.asarray(self._raw_scores(X_batch, rows), dtype=self._scores_dtype())
-        # Two reductions instead of an isfinite temporary; NaN propagates.
-        if scores.size and not np.isfinite([scores.min(), scores.max()]).all():
+        if not _all_finite(scores):
             raise ValueError(
                 f"The scores of these users overflow {scores.dtype}: their "
                 f"interaction values (largest {X_batch.max():.3g}) are too large "
