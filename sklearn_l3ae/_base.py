@@ -127,12 +127,20 @@ def solve_item_weights(X, total, param_text, solve):
     ``total`` is the diagonal shift of the Gram matrix (e.g. ``reg_X + reg_E``)
     and ``param_text`` how the user spells it.  Call
     :func:`check_regularization` first, before any expensive work.
+    Overflow inside ``solve`` is reported by :func:`check_finite_weights`
+    as a ValueError, so NumPy's floating-point warnings are silenced.
     """
     try:
-        coef = solve()
+        with _overflow_reported_later():
+            coef = solve()
     except NotPositiveDefiniteError as exc:
         raise ValueError(_gram_diagnosis(X, total, param_text)) from exc
     return check_finite_weights(coef)
+
+
+def _overflow_reported_later():
+    """Silence NumPy's overflow warnings where the finite check follows."""
+    return np.errstate(over="ignore", divide="ignore", invalid="ignore")
 
 
 def _all_finite(values):
@@ -239,7 +247,9 @@ def solve_penalized_weights(X, reg, dropout, param_text, solve):
     if not dropout:
         return solve_item_weights(X, reg, param_text, solve)
     try:
-        return check_finite_weights(solve())
+        with _overflow_reported_later():
+            coef = solve()
+        return check_finite_weights(coef)
     except NotPositiveDefiniteError as exc:
         raise ValueError(
             f"XᵀX + Λ with Λ = ({param_text})·I + dropout / (1 − dropout)·"

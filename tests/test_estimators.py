@@ -1,6 +1,7 @@
 """Behaviour of EASERecommender, SemanticCorrelation and L3AERecommender."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -390,3 +391,20 @@ def test_dense_coef_keeps_the_fit_dtype():
     semantic = SemanticCorrelation(reg=1.0).fit(np.eye(6)[:, :3])
     semantic.set_params(dtype=np.float64)
     assert semantic.coef_.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        EASERecommender(reg=1.0),
+        L3AERecommender(item_embeddings=np.eye(6, 3), reg_X=1.0, reg_E=2.0),
+    ],
+    ids=["ease", "l3ae"],
+)
+def test_overflowing_fit_raises_without_numpy_warnings(model):
+    """The finite check reports overflow; NumPy's own warnings stay silent."""
+    X = np.ones((8, 6), dtype=np.float32) * 3e30  # XᵀX overflows float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="contain NaN or inf"):
+            model.fit(X)

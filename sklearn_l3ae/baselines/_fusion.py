@@ -474,9 +474,7 @@ class CollectiveEASERecommender(ItemItemRecommender):
             add_outer_product_inplace(gram, self.alpha * item_data)
             return ease_weights(gram, self.reg)
 
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            # Overflow is reported as a ValueError by the finite check.
-            self.coef_ = solve_item_weights(X, self.reg, "reg", solve)
+        self.coef_ = solve_item_weights(X, self.reg, "reg", solve)
         self.encoder_ = encoder
         self.item_popularity_ = self._item_popularity(X)
         return self
