@@ -179,6 +179,26 @@ class AnisotropyControl(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         )
         return self
 
+    @atomic_fit
+    def fit_transform(self, X, y=None):
+        """Fit, then transform ``X``; if either step fails, nothing changes.
+
+        The same result as ``fit(X).transform(X)``, except that a failing or
+        interrupted ``transform`` also leaves the estimator as it was before
+        the call (see :ref:`failures`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, d)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_items, d)
+        """
+        return self.fit(X, y).transform(X)
+
     def transform(self, X):
         """Map embeddings to ``X W``.
 

@@ -480,6 +480,26 @@ class SentenceEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.embedding_dim_ = int(dim)
         return self
 
+    @atomic_fit
+    def fit_transform(self, X, y=None):
+        """Fit, then transform ``X``; if either step fails, nothing changes.
+
+        The same result as ``fit(X).transform(X)``, except that a failing or
+        interrupted ``transform`` also leaves the estimator as it was before
+        the call (see :ref:`failures`).
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_texts,)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_texts, `embedding_dim_`), dtype float32
+        """
+        return self.fit(X, y).transform(X)
+
     def transform(self, X):
         """Embed the texts, encoding only those not cached yet.
 

@@ -486,3 +486,30 @@ def test_cli_fit_interrupted_keeps_the_model_file(
     assert "interrupted" in capsys.readouterr().err
     monkeypatch.undo()
     _assert_model_file_kept(existing_model)
+
+
+@pytest.mark.parametrize("name", ["anisotropy", "sentence-encoder"])
+def test_an_interrupted_fit_transform_keeps_the_estimator(name, monkeypatch):
+    """fit_transform is one transaction: a failing transform undoes the fit."""
+    case = CASES[name]
+    fitted = case.make().fit(case.fit_data)
+    before = case.outputs(fitted)
+    snapshot = _snapshot(fitted)
+    fresh = case.make()
+    expected = case.make().fit_transform(case.refit_data)
+    _inject_interrupt(monkeypatch, (type(fitted), "transform"))
+    for estimator in (fitted, fresh):
+        with pytest.raises(KeyboardInterrupt):
+            estimator.fit_transform(case.refit_data)
+    monkeypatch.undo()
+    _assert_unchanged(fitted, snapshot)
+    np.testing.assert_array_equal(case.outputs(fitted), before)
+    _assert_unfitted(fresh, case.make)
+    # And without the interruption it is fit(X).transform(X).
+    np.testing.assert_array_equal(
+        np.asarray(case.make().fit_transform(case.refit_data)), np.asarray(expected)
+    )
+    np.testing.assert_array_equal(
+        np.asarray(expected),
+        np.asarray(case.make().fit(case.refit_data).transform(case.refit_data)),
+    )
