@@ -165,6 +165,8 @@ def test_an_interrupted_write_in_a_subprocess_leaves_the_target(tmp_path):
     code = f"""
 import os, signal
 from sklearn_l3ae._atomic import atomic_write
+# A background job inherits SIGINT ignored; Python's handler raises.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with atomic_write({str(path)!r}) as file:
     file.write(b"new")
     os.kill(os.getpid(), signal.SIGINT)
