@@ -276,9 +276,11 @@ class BaseRecommender(BaseEstimator):
     ``as_labels=False`` asks for column indices anyway.
     """
 
-    # The resource parameters every recommender has; subclasses start their
-    # own constraints with ``**Parent._parameter_constraints``.
+    # The parameters every recommender has; subclasses start their own
+    # constraints with ``**Parent._parameter_constraints``.
     _parameter_constraints = {
+        "item_ids": ["array-like", None],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "memory_limit": [
             StrOptions({"auto"}),

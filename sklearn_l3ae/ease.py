@@ -1,6 +1,6 @@
 """EASE: the embarrassingly shallow autoencoder (Steck, WWW 2019)."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -92,8 +92,6 @@ class EASERecommender(ItemItemRecommender):
     _parameter_constraints = {
         **ItemItemRecommender._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 

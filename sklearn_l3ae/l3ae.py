@@ -1,6 +1,6 @@
 """Phase 2 of L3AE: EASE regularized towards the semantic item correlation."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -165,12 +165,10 @@ class L3AERecommender(ItemItemRecommender):
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
         "item_embeddings": ["array-like", None],
-        "item_ids": ["array-like", None],
         "reg_X": [Interval(Real, None, None, closed="neither")],
         "reg_E": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "xi": [Interval(Real, 0, None, closed="left"), None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 

@@ -17,7 +17,7 @@ RDLAE (Moon 2023)      λ           p            ξ
 =====================  ==========  ===========  =====================
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -181,8 +181,6 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 
@@ -293,8 +291,6 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         **_RelaxedLinearAutoencoder._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
         "xi": [_XI, None],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 
@@ -405,8 +401,6 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "zero_diagonal": ["boolean"],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "dtype": "no_validation",
     }
 

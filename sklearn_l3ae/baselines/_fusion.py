@@ -1,6 +1,6 @@
 """Text baselines: text only (semantic EASE) and the L3AE paper's fusions."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import _fit_context, clone
@@ -26,8 +26,6 @@ from ..sentence_encoder import SentenceEncoder
 _ITEM_DATA_CONSTRAINTS = {
     "item_texts": ["array-like", None],
     "item_embeddings": ["array-like", None],
-    "item_ids": ["array-like", None],
-    "top_k": [Interval(Integral, 1, None, closed="left")],
     "dtype": "no_validation",
 }
 

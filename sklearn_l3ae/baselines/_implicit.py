@@ -185,8 +185,6 @@ class ALSRecommender(_ImplicitRecommender):
         "regularization": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "iterations": [Interval(Integral, 1, None, closed="left")],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
@@ -354,8 +352,6 @@ class BPRRecommender(_ImplicitRecommender):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "regularization": [Interval(Real, 0, None, closed="left")],
         "iterations": [Interval(Integral, 1, None, closed="left")],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
@@ -487,8 +483,6 @@ class ItemKNNRecommender(_ImplicitRecommender):
     _parameter_constraints = {
         **_ImplicitRecommender._parameter_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
     }
 

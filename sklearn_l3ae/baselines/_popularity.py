@@ -1,10 +1,7 @@
 """The popularity baseline: the same ranking of unseen items for everyone."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
 
 from .._atomic import atomic_fit
 from .._base import BaseRecommender
@@ -68,8 +65,6 @@ class PopularityRecommender(BaseRecommender):
 
     _parameter_constraints = {
         **BaseRecommender._parameter_constraints,
-        "item_ids": ["array-like", None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
