@@ -33,8 +33,15 @@ def l3ae_reference(X, C, reg_X, reg_E):
 
 
 def relative_error(actual, expected):
-    """Max absolute deviation relative to the largest reference entry."""
-    return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+    """Max absolute deviation relative to the largest reference entry.
+
+    An all-zero reference is compared absolutely.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = np.abs(expected).max()
+    deviation = np.abs(actual - expected).max()
+    return float(deviation / scale) if scale else float(deviation)
 
 
 def random_interactions(rng, n_users, n_items, density=0.1):
