@@ -21,6 +21,13 @@ from sklearn_l3ae.baselines import (
     SemanticEASERecommender,
 )
 
+from ._numerics import (
+    assert_rankings_match,
+    assert_scores_match,
+    contributions_bound,
+    product_error_bound,
+    row_tie_tolerance,
+)
 from ._reference import random_interactions
 
 N_USERS, N_ITEMS = 40, 12
@@ -59,6 +66,8 @@ def _brute_force(scores, n):
 @pytest.mark.parametrize("name", ["ease", "l3ae", "rdlae", "popularity", "semantic"])
 @pytest.mark.parametrize("n", [1, 5, N_ITEMS, N_ITEMS + 3])
 def test_recommend_is_the_sorted_decision_function(data, name, n):
+    """Bitwise: recommend, predict and decision_function score the same rows
+    in the same batch with the same call."""
     X, F = data
     model = _models(F)[name].fit(X)
     items, scores = model.recommend(X, n=n)
@@ -76,10 +85,11 @@ def test_recommend_without_filtering_seen_items(data):
     X, F = data
     model = L3AERecommender(item_embeddings=F, reg_X=1.0, reg_E=5.0).fit(X)
     items, scores = model.recommend(sparse.csr_matrix(X), n=N_ITEMS, filter_seen=False)
-    raw = (X @ model.coef_).astype(np.float32)
-    expected_items, expected_scores = _brute_force(raw, N_ITEMS)
-    np.testing.assert_array_equal(items, expected_items)
-    np.testing.assert_allclose(scores, expected_scores, rtol=1e-6)
+    exact = X @ model.coef_.astype(np.float64)
+    expected_items, expected_scores = _brute_force(exact, N_ITEMS)
+    bound = product_error_bound(X, model.coef_, np.float32)
+    assert_scores_match(scores, expected_scores, bound.max(axis=1, keepdims=True))
+    assert_rankings_match(items, expected_items, exact, row_tie_tolerance(bound))
     assert (items >= 0).all()  # seen items fill the list too
 
 
@@ -132,8 +142,13 @@ def test_recommend_scores_in_bounded_batches(data, monkeypatch):
     monkeypatch.setattr(_base, "_SCORE_BATCH_BYTES", 3 * N_ITEMS * 4)
     items, scores = model.recommend(sparse.csr_array(X), n=4, filter_items=[2])
     assert max(batch_sizes) == 3 and sum(batch_sizes) == N_USERS
-    np.testing.assert_array_equal(items, expected[0])
-    np.testing.assert_array_equal(scores, expected[1])
+    # Sparse rows in batches of 3 against dense rows in one GEMM: the same
+    # scores up to the round-off of their dot products, in any order.
+    bound = 2 * product_error_bound(X, model.coef_, np.float32)
+    reference = X @ model.coef_.astype(np.float64)
+    # The r-th best score moves by at most the row's largest bound.
+    assert_scores_match(scores, expected[1], bound.max(axis=1, keepdims=True))
+    assert_rankings_match(items, expected[0], reference, row_tie_tolerance(bound))
 
 
 def test_item_ids_become_labels(data):
@@ -258,7 +273,8 @@ def test_similar_items_are_rows_of_B(data):
     rows = model.coef_[queries].copy()
     rows[np.arange(len(queries)), queries] = -np.inf
     np.testing.assert_array_equal((items, scores), _brute_force(rows, 5))
-    # They are what a user with that single item gets recommended.
+    # They are what a user with that single item gets recommended: a score
+    # with one nonzero term, 1·B[4, j], is exact in any product.
     single = np.zeros((1, N_ITEMS))
     single[0, 4] = 1
     np.testing.assert_array_equal(items[0], model.recommend(single, n=5)[0][0])
@@ -285,10 +301,14 @@ def test_semantic_similar_items_are_rows_of_C(data, n_dims):
     rows = C.copy()
     rows[queries, queries] = -np.inf
     expected_items, expected_scores = _brute_force(rows, N_ITEMS)
-    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-7)
-    # Orders agree wherever scores are not near ties.
-    same = np.isclose(np.diff(expected_scores, axis=1), 0, atol=1e-6).any(axis=1)
-    np.testing.assert_array_equal(items[~same], expected_items[~same])
+    factors = model.semantic_.correlation_factors_
+    if factors is None:  # d >= n: C is stored dense and its rows are read
+        bound = np.zeros_like(rows)
+    else:  # rows of left @ right.T, formed in float32 with other shapes than C
+        left, right = (np.asarray(f, np.float32) for f in factors[1:])
+        bound = 2 * product_error_bound(left, right.T, np.float32)
+    assert_scores_match(scores, expected_scores, bound.max(axis=1, keepdims=True))
+    assert_rankings_match(items, expected_items, rows, row_tie_tolerance(bound))
 
 
 def test_semantic_similar_items_never_form_the_dense_C(data, monkeypatch):
@@ -305,8 +325,13 @@ def test_semantic_similar_items_never_form_the_dense_C(data, monkeypatch):
 
     monkeypatch.setattr(semantic_correlation, "dense_correlation", refuse)
     items, scores = model.similar_items([1, 2], n=3, source="semantic")
+    factors = model.semantic_[-1].correlation_factors_
+    left, right = (np.asarray(f, np.float32) for f in factors[1:])
+    bound = 2 * product_error_bound(left, right.T, np.float32)
     for row, query in enumerate([1, 2]):
-        np.testing.assert_allclose(scores[row], expected[query, items[row]], rtol=1e-5)
+        assert_scores_match(
+            scores[row], expected[query, items[row]], bound[query, items[row]]
+        )
 
 
 def test_semantic_similar_items_need_a_semantic_correlation(data):
@@ -340,14 +365,16 @@ def test_explain_contributions_sum_to_the_score(data, fmt):
     }
     scores = model.decision_function(user[None])[0]
     history = np.flatnonzero(user > 0)
+    weights = user.astype(np.float32).astype(np.float64)  # as the model reads it
+    bound = contributions_bound(user, model.coef_, np.float32)
     for item in np.flatnonzero(user == 0):
         items, contributions = model.explain(row[fmt], item)
         assert sorted(items.tolist()) == history.tolist()
+        assert_scores_match(contributions.sum(), scores[item], bound[item])
         np.testing.assert_allclose(
-            contributions.sum(), scores[item], rtol=1e-5, atol=1e-6
-        )
-        np.testing.assert_allclose(
-            contributions, user[items] * model.coef_[items, item], rtol=1e-6
+            contributions,
+            weights[items] * model.coef_[items, item],
+            rtol=np.finfo(np.float32).eps / 2,
         )
         assert (np.diff(contributions) <= 0).all()
 
