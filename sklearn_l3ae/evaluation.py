@@ -148,8 +148,8 @@ default=("overall", "head", "tail")
     head         1  ndcg    1.0000  1.0000
     tail         3  recall  0.6667  1.0000
     tail         3  ndcg    0.6667  0.8770
-    >>> report.score("ndcg", 3, subset="tail")
-    0.8769765845238192
+    >>> round(report.score("ndcg", 3, subset="tail"), 4)
+    0.877
     """
     metrics, ks = _check_metrics_and_ks(metrics, ks)
     if isinstance(subsets, str):

@@ -18,6 +18,7 @@ from sklearn_l3ae import (
 )
 from sklearn_l3ae.model_selection import random_holdout_split
 
+from ._numerics import assert_approximate_top_k, solve_tolerance
 from ._reference import (
     dropout_penalty_reference,
     l3ae_relaxed_reference,
@@ -58,11 +59,19 @@ def test_float32_and_float64_fits_agree(X):
         RDLAERecommender(10.0, dropout=0.3, xi=0.2, dtype=dtype).fit(X)
         for dtype in (np.float32, np.float64)
     ]
-    assert relative_error(fits[0].coef_, fits[1].coef_) < 1e-4
-    np.testing.assert_array_equal(fits[0].predict(X[:20]), fits[1].predict(X[:20]))
+    H = X.T @ X + dropout_penalty_reference(X, 10.0, 0.3)
+    tol = solve_tolerance(H, np.float32) + solve_tolerance(H, np.float64)
+    assert relative_error(fits[0].coef_, fits[1].coef_) <= tol
+    # float32 ranks like float64 up to the near-tie rule.
+    assert_approximate_top_k(
+        fits[1].decision_function(X[:20]),
+        fits[0].decision_function(X[:20]),
+        fits[0].predict(X[:20]),
+    )
 
 
 def test_the_family_collapses_onto_its_special_cases(X):
+    """Bitwise: the special cases run the very same operations."""
     ease = EASERecommender(8.0, dtype=np.float64).fit(X).coef_
     np.testing.assert_array_equal(
         RLAERecommender(8.0, xi=0.0, dtype=np.float64).fit(X).coef_, ease
