@@ -10,7 +10,7 @@ For each dataset folder in ``../shared/data`` (never copied into the repo):
    NDCG@20 of the validation items with the train items as input and masked,
    ``cv=[(all_users, all_users)]``) over the grids of :func:`model_grids`;
 4. refit the best parameters on train + validation and report Recall and
-   NDCG @10/@20 on test (input train + validation, masked), overall, on the
+   NDCG @10/@20 on test (input train + validation, masked), on all items, on the
    20 % most popular items of train + validation (head) and on the rest
    (tail), as in SPEC §4.
 
@@ -75,7 +75,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
 CACHE = HERE / "cache" / "embeddings"
 KS = (10, 20)
-SUBSETS = ("overall", "head", "tail")
+# Report labels of the item subsets (None: all items).
+SUBSETS = {"all": None, "head": "head", "tail": "tail"}
 SEED = 0
 
 
@@ -120,16 +121,16 @@ def model_grids(F, quick, best=None):
             ),
             "Additive EASE": (
                 AdditiveEASERecommender(SemanticCorrelation(), reg=ease, **text),
-                {"alpha": [0.1]},
+                {"text_share": [0.1]},
             ),
             "Collective EASE": (
                 CollectiveEASERecommender(reg=ease, **text),
-                {"alpha": [3.0]},
+                {"text_weight": [3.0]},
             ),
             "RLAE": (RLAERecommender(reg=ease), {"xi": [0.1]}),
             "DLAE": (DLAERecommender(), {"reg": [ease / 3], "dropout": [0.25]}),
             "EDLAE": (
-                DLAERecommender(zero_diagonal=True),
+                DLAERecommender(xi=0.0),
                 {"reg": [ease / 3], "dropout": [0.25]},
             ),
             "RDLAE": (
@@ -159,14 +160,14 @@ def model_grids(F, quick, best=None):
         "ItemKNN": (ItemKNNRecommender(), {"n_neighbors": [20, 50, 100, 200, 500]}),
         "ALS": (
             ALSRecommender(iterations=15, random_state=SEED),
-            {"factors": [64, 128, 256], "regularization": [0.1, 1.0], "alpha": [1, 5]},
+            {"factors": [64, 128, 256], "reg": [0.1, 1.0], "alpha": [1, 5]},
         ),
         "BPR": (
             BPRRecommender(iterations=100, random_state=SEED),
             {
                 "factors": [64, 128],
                 "learning_rate": [0.01, 0.05],
-                "regularization": [0.001, 0.01],
+                "reg": [0.001, 0.01],
             },
         ),
         "EASE": (
@@ -179,11 +180,11 @@ def model_grids(F, quick, best=None):
         ),
         "Additive EASE": (
             AdditiveEASERecommender(SemanticCorrelation(), reg=ease, **text),
-            {"alpha": [0.05, 0.1, 0.2, 0.4], "semantic__reg": [1.0, 10.0]},
+            {"text_share": [0.05, 0.1, 0.2, 0.4], "semantic__reg": [1.0, 10.0]},
         ),
         "Collective EASE": (
             CollectiveEASERecommender(reg=ease, **text),
-            {"alpha": [1.0, 3.0, 10.0, 30.0]},
+            {"text_weight": [1.0, 3.0, 10.0, 30.0]},
         ),
         "RLAE": (
             RLAERecommender(),
@@ -194,7 +195,7 @@ def model_grids(F, quick, best=None):
             {"reg": [ease / 10, ease / 3, ease], "dropout": [0.1, 0.25, 0.5]},
         ),
         "EDLAE": (
-            DLAERecommender(zero_diagonal=True),
+            DLAERecommender(xi=0.0),
             {"reg": [ease / 10, ease / 3, ease], "dropout": [0.1, 0.25, 0.5]},
         ),
         "RDLAE": (
@@ -263,8 +264,8 @@ def tune_and_test(estimator, grid, train, val, test):
     fit_seconds = time.perf_counter() - start
     report = evaluate(model, input_, test, metrics=("recall", "ndcg"), ks=KS)
     scores = {
-        f"{subset}/{metric}@{k}": report.score(metric, k, subset)
-        for subset in SUBSETS
+        f"{label}/{metric}@{k}": report.score(metric, k, subset)
+        for label, subset in SUBSETS.items()
         for metric in ("recall", "ndcg")
         for k in KS
     }
@@ -277,7 +278,7 @@ def tune_and_test(estimator, grid, train, val, test):
         "tune_seconds": tune_seconds,
         "fit_seconds": fit_seconds,
         "test": scores,
-        "n_users": {subset: report.n_users(subset) for subset in SUBSETS},
+        "n_users": {label: report.n_users(subset) for label, subset in SUBSETS.items()},
     }
 
 
@@ -306,8 +307,8 @@ def run_dataset(name, folder, model_path, quick, only):
         result = tune_and_test(estimator, grid, train, val, test)
         results[model_name] = result
         print(
-            f"{model_name:<16} N@20 {result['test']['overall/ndcg@20']:.4f}  "
-            f"R@20 {result['test']['overall/recall@20']:.4f}  "
+            f"{model_name:<16} N@20 {result['test']['all/ndcg@20']:.4f}  "
+            f"R@20 {result['test']['all/recall@20']:.4f}  "
             f"tail R@20 {result['test']['tail/recall@20']:.4f}  "
             f"{result['candidates']} candidates in {result['tune_seconds']:.1f} s  "
             f"best {result['params']}",
@@ -389,9 +390,9 @@ def markdown(results, meta):
                 return f"{100 * (test[key] / ease['test'][key] - 1):+.1f} %"
 
             lines.append(
-                f"| {model_name} | {test['overall/recall@10']:.4f} | "
-                f"{test['overall/recall@20']:.4f} | {test['overall/ndcg@10']:.4f} | "
-                f"{test['overall/ndcg@20']:.4f} | {delta('overall/ndcg@20')} | "
+                f"| {model_name} | {test['all/recall@10']:.4f} | "
+                f"{test['all/recall@20']:.4f} | {test['all/ndcg@10']:.4f} | "
+                f"{test['all/ndcg@20']:.4f} | {delta('all/ndcg@20')} | "
                 f"{test['head/recall@20']:.4f} | {test['head/ndcg@20']:.4f} | "
                 f"{test['tail/recall@20']:.4f} | {test['tail/ndcg@20']:.4f} | "
                 f"{delta('tail/recall@20')} | {model['tune_seconds']:.1f} | "

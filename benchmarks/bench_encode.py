@@ -34,8 +34,11 @@ import numpy as np  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
-from sklearn_l3ae import sentence_encoder  # noqa: E402
-from sklearn_l3ae.sentence_encoder import SentenceEncoder  # noqa: E402
+from sklearn_l3ae.text import (
+    SentenceEncoder,  # noqa: E402
+    _models,  # noqa: E402
+)
+from sklearn_l3ae.text import _sentence_encoder as sentence_encoder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -131,7 +134,7 @@ def counted(model):
 def measure_cache(path, texts, cache_dir):
     sentence_encoder._MEMORY_CACHE.clear()
     encoder = SentenceEncoder(model=path, device="cpu", cache_dir=cache_dir)
-    calls = counted(sentence_encoder._load_model(path, "cpu"))
+    calls = counted(_models.load_model(path, "cpu"))
     rows = []
 
     def step(label, run):
@@ -212,7 +215,7 @@ def measure_grid_search(path, data):
     texts = items.set_index("item_id").loc[item_ids, "text"].tolist()
     train, val, _ = random_holdout_split(X, (0.8, 0.1, 0.1), random_state=0)
     all_users = np.arange(X.shape[0])
-    calls = counted(sentence_encoder._load_model(path, "cpu"))
+    calls = counted(_models.load_model(path, "cpu"))
     rows = []
     for label, cache in [
         ("with the in-process cache", sentence_encoder._MEMORY_CACHE),

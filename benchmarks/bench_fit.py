@@ -29,7 +29,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from sklearn_l3ae import L3AERecommender, SemanticCorrelation
-from sklearn_l3ae._closed_form import gram_matrix
+from sklearn_l3ae._core.linalg import gram_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import in_fresh_process, reset_peak_rss, status_bytes  # noqa: E402

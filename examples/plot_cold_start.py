@@ -84,7 +84,7 @@ old = np.flatnonzero(~is_cold)
 results = {}
 for name, model in [("EASE", ease), ("L3AE", l3ae)]:
     catalogue = evaluate(
-        model, train, held_out, metrics=("recall",), ks=(20,), subsets=("overall",)
+        model, train, held_out, metrics=("recall",), ks=(20,), item_subsets=None
     ).score("recall", 20)
     shelf, _ = model.recommend(train, n=5, filter_items=old, as_labels=False)
     results[name] = (catalogue, recall_at_k(held_out, top_items=shelf, k=5))

@@ -76,17 +76,20 @@ for name, report in reports.items():
 
 # %%
 # The same numbers as bars.
-subsets = ["overall", "head", "tail"]
+subsets = {"all": None, "head": "head", "tail": "tail"}
 width = 0.38
 fig, ax = plt.subplots(figsize=(6, 3.8))
 for offset, (name, report) in zip(
     (-width / 2, width / 2), reports.items(), strict=True
 ):
-    values = [report.score("recall", 20, subset) for subset in subsets]
+    values = [report.score("recall", 20, subset) for subset in subsets.values()]
     bars = ax.bar(np.arange(3) + offset, values, width, label=name)
     ax.bar_label(bars, fmt="%.3f", fontsize=8)
 first = next(iter(reports.values()))
-ax.set_xticks(np.arange(3), [f"{s}\n({first.n_users(s)} users)" for s in subsets])
+ax.set_xticks(
+    np.arange(3),
+    [f"{label}\n({first.n_users(s)} users)" for label, s in subsets.items()],
+)
 ax.set_ylabel("Recall@20 (test)")
 ax.set_xlabel("head: the 20 % most popular items in training; tail: the rest")
 ax.set_title("Amazon Industrial & Scientific, random 8:1:1 split")

@@ -84,15 +84,15 @@ for item, score in zip(items[0], scores[0], strict=True):
 
 # %%
 # NDCG@20 overall, on head and on tail items.
-subsets = ["overall", "head", "tail"]
+subsets = {"all": None, "head": "head", "tail": "tail"}
 width = 0.38
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for offset, (name, report) in zip(
     (-width / 2, width / 2), reports.items(), strict=True
 ):
-    values = [report.score("ndcg", 20, subset) for subset in subsets]
+    values = [report.score("ndcg", 20, subset) for subset in subsets.values()]
     ax.bar(np.arange(3) + offset, values, width, label=name)
-ax.set_xticks(np.arange(3), subsets)
+ax.set_xticks(np.arange(3), list(subsets))
 ax.set_ylabel("NDCG@20 (test)")
 ax.set_title("MovieLens 100k, random 8:1:1 split")
 ax.legend()

@@ -38,12 +38,12 @@ from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from .metrics import _check_storable, _entry_positions
+from ._core.validation import check_storable, entry_positions
 
 
 def _check_interactions(X):
     """Canonical ``csr_array`` copy of ``X`` without explicit zeros."""
-    X = sparse.csr_array(_check_storable(X, "X"), copy=True)
+    X = sparse.csr_array(check_storable(X, "X"), copy=True)
     X.sum_duplicates()
     X.eliminate_zeros()
     return X
@@ -141,7 +141,7 @@ def _timestamps_of(X, timestamps):
             f"timestamps must have X's shape {X.shape}; got {timestamps.shape}."
         )
     timestamps.sum_duplicates()
-    position = _entry_positions(timestamps, rows, X.indices)
+    position = entry_positions(timestamps, rows, X.indices)
     if (position < 0).any():
         first = int(np.flatnonzero(position < 0)[0])
         raise ValueError(
@@ -199,9 +199,9 @@ def random_holdout_split(
     >>> import numpy as np
     >>> from sklearn.model_selection import GridSearchCV
     >>> from sklearn_l3ae import EASERecommender
-    >>> from sklearn_l3ae.evaluation import evaluate
+    >>> from sklearn_l3ae.metrics import evaluate
     >>> from sklearn_l3ae.model_selection import random_holdout_split
-    >>> from sklearn_l3ae.scoring import make_ranking_scorer
+    >>> from sklearn_l3ae.metrics import make_ranking_scorer
     >>> rng = np.random.default_rng(0)
     >>> X = (rng.random((100, 12)) < 0.5).astype(np.float32)
     >>> train, val, test = random_holdout_split(X, (0.8, 0.1, 0.1), random_state=0)
@@ -368,7 +368,7 @@ def strong_generalization_cv(
     >>> from sklearn.model_selection import GridSearchCV
     >>> from sklearn_l3ae import EASERecommender
     >>> from sklearn_l3ae.model_selection import strong_generalization_cv
-    >>> from sklearn_l3ae.scoring import make_ranking_scorer
+    >>> from sklearn_l3ae.metrics import make_ranking_scorer
     >>> rng = np.random.default_rng(0)
     >>> X = (rng.random((100, 12)) < 0.5).astype(np.float32)
     >>> X_cv, y_cv, folds = strong_generalization_cv(X, n_splits=3, random_state=0)

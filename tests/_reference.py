@@ -1,6 +1,6 @@
 """Independent float64 transcriptions of the paper's formulas (dense inverses).
 
-These deliberately ignore every optimization of ``sklearn_l3ae._closed_form``:
+These deliberately ignore every optimization of ``sklearn_l3ae._core``:
 explicit identity matrices, ``numpy.linalg.inv``, a full ``P₂ @ C`` product.
 """
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from sklearn_l3ae import _atomic
-from sklearn_l3ae._atomic import atomic_write
+from sklearn_l3ae._core import atomic as _atomic
+from sklearn_l3ae._core.atomic import atomic_write
 
 
 def _umask():
@@ -164,7 +164,7 @@ def test_an_interrupted_write_in_a_subprocess_leaves_the_target(tmp_path):
     path.write_bytes(b"old")
     code = f"""
 import os, signal
-from sklearn_l3ae._atomic import atomic_write
+from sklearn_l3ae._core.atomic import atomic_write
 # A background job inherits SIGINT ignored; Python's handler raises.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 with atomic_write({str(path)!r}) as file:

@@ -95,7 +95,7 @@ def test_item_knn_matches_brute_force_cosine(data):
 
 def test_item_knn_keeps_n_neighbors_per_item(data):
     X, _ = data
-    similarity = ItemKNNRecommender(n_neighbors=3).fit(X).similarity_
+    similarity = ItemKNNRecommender(n_neighbors=3).fit(X).coef_
     assert np.diff(similarity.indptr).max() <= 3
 
 
@@ -104,7 +104,7 @@ def test_als_folds_in_users_by_least_squares(data):
     X, _ = data
     alpha, reg = 2.0, 0.1
     model = ALSRecommender(
-        factors=4, regularization=reg, alpha=alpha, iterations=5, random_state=0
+        factors=4, reg=reg, alpha=alpha, iterations=5, random_state=0
     ).fit(X)
     Y = model.item_factors_.astype(np.float64)
     x_new = np.zeros(15)
@@ -190,7 +190,7 @@ def test_semantic_ease_is_phase_one(data):
 def test_additive_ease_mixes_ease_and_semantic(data, dtype, tol):
     X, F = data
     model = AdditiveEASERecommender(
-        item_embeddings=F, reg=5.0, alpha=0.3, dtype=dtype
+        item_embeddings=F, reg=5.0, text_share=0.3, dtype=dtype
     ).fit(sparse.csr_array(X))
     expected = 0.7 * ease_reference(X, 5.0) + 0.3 * semantic_reference(F, 10.0)
     assert model.coef_.dtype == dtype
@@ -201,7 +201,7 @@ def test_additive_ease_mixes_ease_and_semantic(data, dtype, tol):
 def test_collective_ease_is_ease_on_stacked_rows(data, dtype, tol):
     X, F = data
     model = CollectiveEASERecommender(
-        item_embeddings=F, reg=5.0, alpha=3.0, dtype=dtype
+        item_embeddings=F, reg=5.0, text_weight=3.0, dtype=dtype
     ).fit(sparse.csr_array(X))
     stacked = np.vstack([X, 3.0 * F.T])
     assert relative_error(model.coef_, ease_reference(stacked, 5.0)) < tol
@@ -212,13 +212,15 @@ def test_fusions_reduce_to_ease_and_text(data):
     X, F = data
     ease = EASERecommender(reg=5.0, dtype=np.float64).fit(X).coef_
     for model in (
-        AdditiveEASERecommender(item_embeddings=F, reg=5.0, alpha=0.0),
-        CollectiveEASERecommender(item_embeddings=F, reg=5.0, alpha=0.0),
+        AdditiveEASERecommender(item_embeddings=F, reg=5.0, text_share=0.0),
+        CollectiveEASERecommender(item_embeddings=F, reg=5.0, text_weight=0.0),
     ):
         coef = model.set_params(dtype=np.float64).fit(X).coef_
         assert relative_error(coef, ease) < 1e-10
     text = SemanticEASERecommender(item_embeddings=F, dtype=np.float64).fit(X).coef_
-    additive = AdditiveEASERecommender(item_embeddings=F, alpha=1.0, dtype=np.float64)
+    additive = AdditiveEASERecommender(
+        item_embeddings=F, text_share=1.0, dtype=np.float64
+    )
     np.testing.assert_allclose(additive.fit(X).coef_, text, atol=1e-12)
 
 
@@ -268,7 +270,7 @@ def test_text_baselines_with_texts_use_the_encoder(data):
     texts = [f"item {'a' * i}" for i in range(15)]
     F = Encoder().transform(texts)
     model = CollectiveEASERecommender(
-        Encoder(), item_texts=texts, reg=5.0, alpha=0.5, dtype=np.float64
+        Encoder(), item_texts=texts, reg=5.0, text_weight=0.5, dtype=np.float64
     ).fit(X)
     stacked = np.vstack([X, 0.5 * F.T])
     assert relative_error(model.coef_, ease_reference(stacked, 5.0)) < 1e-8

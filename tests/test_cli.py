@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from sklearn_l3ae import EASERecommender, load, save
 from sklearn_l3ae.cli import main
@@ -55,7 +56,7 @@ def model_file(folder, tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.npz"
     status = main(
         ["fit", "--data", str(folder), "--model", str(path), "--encoder", _encoder()]
-        + ["--reg-X", "1", "--reg-E", "5", "--reg-F", "1"]
+        + ["--reg-X", "1", "--reg-E", "5", "--semantic-reg", "1"]
     )
     assert status == 0
     return path
@@ -71,9 +72,9 @@ def test_fit_saves_model_and_training_data(model_file):
     model, extras = load(model_file, return_extras=True)
     assert model.coef_.shape == (12, 12)
     assert (model.reg_X, model.reg_E) == (1.0, 5.0)
-    X_shape = tuple(extras["X_shape"])
-    assert X_shape == (len(extras["user_ids"]), 12)
-    assert extras["X_indptr"][-1] == len(extras["X_indices"]) == len(extras["X_data"])
+    assert isinstance(extras["X"], sparse.csr_array)
+    assert extras["X"].shape == (len(extras["user_ids"]), 12)
+    assert extras["X"].nnz > 0
     assert extras["item_titles"][0] == "Movie 0 (space opera)"
 
 
@@ -105,9 +106,7 @@ def test_recommend_prints_titles_and_reasons(model_file, capsys):
 
     model, extras = load(model_file, return_extras=True)
     row = np.flatnonzero(extras["user_ids"] == "u3")[0]
-    start, stop = extras["X_indptr"][row], extras["X_indptr"][row + 1]
-    history = np.zeros((1, 12), dtype=model.coef_.dtype)
-    history[0, extras["X_indices"][start:stop]] = 1.0
+    history = extras["X"][[row]].toarray().astype(model.coef_.dtype)
     expected = np.argsort(-model.decision_function(history)[0], kind="stable")[:4]
     printed_ids = [line.split()[1] for line in ranked]
     assert printed_ids == [str(model.item_ids[i]) for i in expected]
@@ -129,13 +128,13 @@ def test_evaluate_prints_ease_and_l3ae(folder, model_file, capsys):
     status, out, err = _run(
         capsys,
         ["evaluate", "--data", str(folder), "--model", str(model_file)]
-        + ["--reg-ease", "10", "--seed", "1"],
+        + ["--ease-reg", "10", "--seed", "1"],
     )
     assert status == 0, err
-    assert "reg_X=1, reg_E=5, reg_F=1" in out  # taken from the model file
-    header = next(line for line in out.splitlines() if line.startswith("subset"))
+    assert "reg_X=1, reg_E=5, semantic reg=1" in out  # taken from the model file
+    header = next(line for line in out.splitlines() if line.startswith("items"))
     assert header.split() == [
-        "subset",
+        "items",
         "users",
         "metric",
         "EASE@10",
@@ -146,7 +145,7 @@ def test_evaluate_prints_ease_and_l3ae(folder, model_file, capsys):
     table = out[out.index(header) :].splitlines()[1:]
     assert [line.split()[:3:2] for line in table] == [
         [subset, metric]
-        for subset in ("overall", "head", "tail")
+        for subset in ("all", "head", "tail")
         for metric in ("recall", "ndcg")
     ]
 
@@ -155,10 +154,10 @@ def test_evaluate_without_model_uses_command_line(folder, capsys):
     status, out, err = _run(
         capsys,
         ["evaluate", "--data", str(folder), "--encoder", _encoder()]
-        + ["--reg-X", "2", "--reg-E", "3", "--reg-F", "4", "--k-core", "0"],
+        + ["--reg-X", "2", "--reg-E", "3", "--semantic-reg", "4", "--k-core", "0"],
     )
     assert status == 0, err
-    assert "reg_X=2, reg_E=3, reg_F=4" in out and "no k-core" in out
+    assert "reg_X=2, reg_E=3, semantic reg=4" in out and "no k-core" in out
 
 
 @pytest.mark.parametrize("command", [None, "fit", "recommend", "evaluate"])

@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from sklearn_l3ae import _closed_form
-from sklearn_l3ae._closed_form import (
+from sklearn_l3ae._core import linalg
+from sklearn_l3ae._core.closed_forms import (
     LowRankCorrelation,
-    NotPositiveDefiniteError,
     anisotropy_control_matrix,
     dense_correlation,
     dropout_penalty,
     ease_weights,
-    gram_matrix,
     l3ae_weights,
     rdlae_weights,
     semantic_correlation,
+)
+from sklearn_l3ae._core.linalg import (
+    NotPositiveDefiniteError,
+    gram_matrix,
     spd_inverse_inplace,
 )
 
@@ -41,8 +43,8 @@ from ._reference import (
 @pytest.fixture
 def tiny_blocks(monkeypatch):
     """Force many row blocks so that blockwise code paths are exercised."""
-    monkeypatch.setattr(_closed_form, "_BLOCK_BYTES", 7 * 8 * 40)
-    monkeypatch.setattr(_closed_form, "_GRAM_ROWS", 5)
+    monkeypatch.setattr(linalg, "_BLOCK_BYTES", 7 * 8 * 40)
+    monkeypatch.setattr(linalg, "_GRAM_ROWS", 5)
 
 
 def _spd(rng, n):
@@ -76,8 +78,8 @@ def test_spd_inverse_rejects_indefinite_matrix_with_minor_order():
 @pytest.fixture
 def blocked_inverse(monkeypatch):
     """Route spd_inverse_inplace through its blocked path, blocks of 7."""
-    monkeypatch.setattr(_closed_form, "_LAPACK_MAX_ORDER", 0)
-    monkeypatch.setattr(_closed_form, "_INVERSE_BLOCK", 7)
+    monkeypatch.setattr(linalg, "_LAPACK_MAX_ORDER", 0)
+    monkeypatch.setattr(linalg, "_INVERSE_BLOCK", 7)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -97,10 +99,10 @@ def test_blocked_cholesky_and_inverse_steps(block):
     rng = np.random.default_rng(block)
     A = _spd(rng, 40)
     work = A.copy()
-    _closed_form._blocked_cholesky_inplace(work, block)
+    linalg._blocked_cholesky_inplace(work, block)
     L = np.tril(work)
     assert relative_error(L, np.linalg.cholesky(A)) < 1e-12
-    _closed_form._blocked_inverse_from_cholesky_inplace(work, block)
+    linalg._blocked_inverse_from_cholesky_inplace(work, block)
     assert relative_error(np.tril(work), np.tril(np.linalg.inv(A))) < 1e-12
 
 
@@ -122,8 +124,8 @@ def test_estimator_weights_equal_through_the_blocked_inverse(monkeypatch):
         L3AERecommender(item_embeddings=F, reg_X=1.0, reg_E=4.0, dtype=np.float64),
     ]
     direct = [model.fit(X).coef_.copy() for model in models]
-    monkeypatch.setattr(_closed_form, "_LAPACK_MAX_ORDER", 10)
-    monkeypatch.setattr(_closed_form, "_INVERSE_BLOCK", 8)
+    monkeypatch.setattr(linalg, "_LAPACK_MAX_ORDER", 10)
+    monkeypatch.setattr(linalg, "_INVERSE_BLOCK", 8)
     for model, expected in zip(models, direct, strict=True):
         assert relative_error(model.fit(X).coef_, expected) < 1e-12
 
@@ -139,8 +141,8 @@ def _rotated(rng, eigenvalues):
 def test_spd_inverse_refuses_matrices_without_a_correct_digit(path, monkeypatch):
     """κ ≈ 1e9: fine in float64, noise in float32 (1 / eps ≈ 8e6)."""
     if path == "blocked":
-        monkeypatch.setattr(_closed_form, "_LAPACK_MAX_ORDER", 0)
-        monkeypatch.setattr(_closed_form, "_INVERSE_BLOCK", 3)
+        monkeypatch.setattr(linalg, "_LAPACK_MAX_ORDER", 0)
+        monkeypatch.setattr(linalg, "_INVERSE_BLOCK", 3)
     n = 10
     eigenvalues = np.logspace(0, 9, n)
     A = _rotated(np.random.default_rng(0), eigenvalues)

@@ -12,7 +12,7 @@ from sklearn_l3ae import (
     RLAERecommender,
     SemanticCorrelation,
 )
-from sklearn_l3ae._base import ItemItemRecommender
+from sklearn_l3ae.recommenders import ItemItemRecommender
 
 # The recommenders' `score(X, y)` compares rankings with a held-out interaction
 # matrix of X's shape; sklearn's check passes a 1-D class-label vector instead.
@@ -56,7 +56,7 @@ F64 = np.float64
         L3AERecommender(reg_X=0.5, reg_E=0.5, dropout=0.3, xi=0.2, dtype=F64),
         RLAERecommender(reg=1.0, dtype=F64),
         DLAERecommender(reg=1.0, dtype=F64),
-        DLAERecommender(reg=1.0, zero_diagonal=True, dtype=F64),
+        DLAERecommender(reg=1.0, xi=0.0, dtype=F64),
         RDLAERecommender(reg=1.0, dtype=F64),
         SemanticCorrelation(reg=1.0, dtype=F64),
         AnisotropyControl(reg=1.0),

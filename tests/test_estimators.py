@@ -17,9 +17,9 @@ from sklearn_l3ae import (
     EASERecommender,
     L3AERecommender,
     SemanticCorrelation,
-    _base,
 )
-from sklearn_l3ae._ranking import top_k_indices
+from sklearn_l3ae._core import ranking
+from sklearn_l3ae._core.ranking import top_k
 
 from ._numerics import (
     assert_rankings_match,
@@ -136,7 +136,7 @@ def test_input_formats_agree(data, fmt):
 def test_fold_in_scores_unseen_users_with_B(data, monkeypatch):
     X, F = data
     model = _l3ae(F, dtype=np.float64).fit(X[:150])
-    monkeypatch.setattr(_base, "_SCORE_BATCH_BYTES", 3 * 40 * 8)  # batches of 3
+    monkeypatch.setattr(ranking, "SCORE_BATCH_BYTES", 3 * 40 * 8)  # batches of 3
     new_users = X[150:]
     scores = model.decision_function(sparse.csr_array(new_users))
     expected = new_users @ model.coef_
@@ -161,7 +161,7 @@ def _brute_force_top_k(scores, k):
     st.integers(1, 12),
     st.data(),
 )
-def test_top_k_indices_matches_brute_force(n_rows, n_items, draw):
+def test_top_k_matches_brute_force(n_rows, n_items, draw):
     k = draw.draw(st.integers(1, n_items))
     # Few distinct values force ties, also at the selection boundary.
     values = draw.draw(
@@ -172,9 +172,7 @@ def test_top_k_indices_matches_brute_force(n_rows, n_items, draw):
         )
     )
     scores = np.array(values).reshape(n_rows, n_items)
-    np.testing.assert_array_equal(
-        top_k_indices(scores, k), _brute_force_top_k(scores, k)
-    )
+    np.testing.assert_array_equal(top_k(scores, k)[0], _brute_force_top_k(scores, k))
 
 
 @settings(max_examples=30, deadline=None)

@@ -7,8 +7,7 @@ import pytest
 from scipy import sparse
 
 from sklearn_l3ae import EASERecommender
-from sklearn_l3ae.evaluation import evaluate
-from sklearn_l3ae.metrics import head_item_mask, ranking_metrics
+from sklearn_l3ae.metrics import evaluate, head_item_mask, ranking_metrics
 
 ALL_METRICS = ("recall", "ndcg", "precision", "map", "mrr", "hit_rate", "coverage")
 
@@ -45,7 +44,7 @@ def test_evaluate_matches_brute_force_per_subset(fitted):
     popularity = (X > 0).sum(axis=0)
     by_popularity = sorted(range(20), key=lambda i: (-popularity[i], i))
     head = set(by_popularity[:4])  # ⌊0.2 · 20⌋ most popular training items
-    subsets = {"overall": set(range(20)), "head": head, "tail": set(range(20)) - head}
+    subsets = {None: set(range(20)), "head": head, "tail": set(range(20)) - head}
     scores = model.decision_function(X)
     for subset, items in subsets.items():
         for k in (3, 10):
@@ -60,7 +59,7 @@ def test_evaluate_agrees_with_ranking_metrics_for_every_metric(fitted):
     report = evaluate(model, X, y, metrics=ALL_METRICS, ks=(1, 5, 50))
     head = head_item_mask(model.item_popularity_)
     scores = model.decision_function(X)
-    for subset, mask in [("overall", None), ("head", head), ("tail", ~head)]:
+    for subset, mask in [(None, None), ("head", head), ("tail", ~head)]:
         expected = ranking_metrics(
             y, scores, metrics=ALL_METRICS, ks=(1, 5, 50), item_mask=mask
         )
@@ -76,8 +75,8 @@ def test_report_prints_a_table_and_converts_to_a_frame(fitted):
     model, X, y = fitted
     report = evaluate(model, X, y, ks=(5, 20))
     lines = repr(report).splitlines()
-    assert lines[0].split() == ["subset", "users", "metric", "@5", "@20"]
-    assert [line.split()[0] for line in lines[1:]] == ["overall"] * 2 + ["head"] * 2 + [
+    assert lines[0].split() == ["items", "users", "metric", "@5", "@20"]
+    assert [line.split()[0] for line in lines[1:]] == ["all"] * 2 + ["head"] * 2 + [
         "tail"
     ] * 2
     assert len({len(line) for line in lines}) == 1  # aligned columns
@@ -85,7 +84,8 @@ def test_report_prints_a_table_and_converts_to_a_frame(fitted):
     pd = pytest.importorskip("pandas")
     frame = report.to_frame()
     assert isinstance(frame, pd.DataFrame)
-    assert list(frame.columns) == ["subset", "n_users", "metric", "k", "score"]
+    assert list(frame.columns) == ["item_subset", "n_users", "metric", "k", "score"]
+    assert set(frame["item_subset"]) == {"all", "head", "tail"}
     assert len(frame) == 3 * 2 * 2
 
 
@@ -94,7 +94,7 @@ def test_subset_without_users_reports_nan():
     y = np.array([[0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=float)
     model = EASERecommender(reg=1.0).fit(X)
     # ⌊0.2 · 4⌋ = 0 head items: nobody is evaluated on the head.
-    report = evaluate(model, X, y, ks=(2,), subsets=("overall", "head"))
+    report = evaluate(model, X, y, ks=(2,), item_subsets=(None, "head"))
     assert report.n_users("head") == 0
     assert math.isnan(report.score("ndcg", 2, "head"))
     assert report.n_users() == 3
@@ -103,10 +103,10 @@ def test_subset_without_users_reports_nan():
 
 def test_report_lookups_raise_key_error_for_missing_entries(fitted):
     model, X, y = fitted
-    report = evaluate(model, X, y, ks=(5,), subsets="overall")
-    with pytest.raises(KeyError, match="subset='tail'"):
+    report = evaluate(model, X, y, ks=(5,), item_subsets=None)
+    with pytest.raises(KeyError, match="item_subset='tail'"):
         report.score("ndcg", 5, "tail")
-    with pytest.raises(KeyError, match="No subset 'head'"):
+    with pytest.raises(KeyError, match="No item_subset 'head'"):
         report.n_users("head")
 
 
@@ -115,7 +115,7 @@ def test_report_lookups_raise_key_error_for_missing_entries(fitted):
     [
         ({"metrics": ("ndcg", "auc")}, "Unknown ranking metric 'auc'"),
         ({"ks": (5, 0)}, "each of ks must be an integer >= 1"),
-        ({"subsets": ("overall", "middle")}, "subsets must be among"),
+        ({"item_subsets": (None, "middle")}, "item_subsets must be among"),
         ({"head_fraction": 0}, "head_fraction must be in"),
         ({"y": None}, "need y"),
         ({"y": np.zeros((60, 20))}, "No user has a held-out item"),

@@ -31,8 +31,7 @@ from sklearn_l3ae import (
     load,
     save,
 )
-from sklearn_l3ae._atomic import atomic_fit
-from sklearn_l3ae._base import BaseRecommender
+from sklearn_l3ae._core.atomic import atomic_fit
 from sklearn_l3ae.baselines import (
     AdditiveEASERecommender,
     ALSRecommender,
@@ -92,7 +91,7 @@ def _scores(estimator):
 
 def _recommender(make, bad_data, error, match):
     # The last step of every recommender's fit, after its weights are set.
-    interrupt = BaseRecommender, "_item_popularity"
+    interrupt = "sklearn_l3ae.recommenders._base.item_popularity"
     return Case(make, X, X_REFIT, bad_data, error, match, _scores, interrupt)
 
 
@@ -163,7 +162,7 @@ CASES = {
         ValueError,
         "cannot be computed",
         lambda estimator: estimator.coef_,
-        "sklearn_l3ae.semantic_correlation.semantic_correlation",
+        "sklearn_l3ae.text._semantic_correlation.semantic_correlation",
     ),
     # validate_data records the new column names before it finds the NaN.
     "anisotropy": Case(
@@ -174,7 +173,7 @@ CASES = {
         ValueError,
         "NaN",
         lambda estimator: estimator.transform(_dataframe(F, "f")),
-        "sklearn_l3ae.anisotropy.anisotropy_control_matrix",
+        "sklearn_l3ae.text._anisotropy.anisotropy_control_matrix",
     ),
     "sentence-encoder": Case(
         lambda: SentenceEncoder(model=_FAKE_MODEL),
@@ -292,16 +291,16 @@ def test_an_interrupted_first_fit_leaves_the_estimator_unfitted(case, monkeypatc
 @pytest.mark.parametrize(
     "name, target",
     [
-        ("ease", "sklearn_l3ae.ease.gram_matrix"),
-        ("ease", "sklearn_l3ae.ease.ease_weights"),
-        ("l3ae", "sklearn_l3ae.l3ae.l3ae_weights"),
+        ("ease", "sklearn_l3ae._solvers._dense.gram_matrix"),
+        ("ease", "sklearn_l3ae._solvers._dense.l3ae_weights"),
+        ("l3ae", "sklearn_l3ae._solvers._dense.l3ae_weights"),
         # Phase 1, inside the nested SemanticCorrelation's own atomic fit.
-        ("l3ae", "sklearn_l3ae.semantic_correlation.semantic_correlation"),
-        ("rlae", "sklearn_l3ae.relaxed.rdlae_weights"),
-        ("dlae", "sklearn_l3ae.relaxed.gram_matrix"),
-        ("semantic-ease", "sklearn_l3ae.baselines._fusion.correlation_of"),
-        ("additive-ease", "sklearn_l3ae.baselines._fusion.ease_weights"),
-        ("collective-ease", "sklearn_l3ae.baselines._fusion.add_outer_product_inplace"),
+        ("l3ae", "sklearn_l3ae.text._semantic_correlation.semantic_correlation"),
+        ("rlae", "sklearn_l3ae._solvers._dense.l3ae_weights"),
+        ("dlae", "sklearn_l3ae._solvers._dense.gram_matrix"),
+        ("semantic-ease", "sklearn_l3ae.recommenders._item_side.correlation_of"),
+        ("additive-ease", "sklearn_l3ae._solvers._dense.l3ae_weights"),
+        ("collective-ease", "sklearn_l3ae._solvers._dense.add_outer_product_inplace"),
     ],
 )
 def test_an_interrupted_closed_form_keeps_the_fitted_model(name, target, monkeypatch):
@@ -473,7 +472,7 @@ def test_cli_fit_interrupted_keeps_the_model_file(
     argv += ["--encoder", _encoder(), "--reg-X", "1", "--reg-E", "5"]
     _interrupt.calls = 0
     if stage == "phase two":
-        monkeypatch.setattr("sklearn_l3ae.l3ae.l3ae_weights", _interrupt)
+        monkeypatch.setattr("sklearn_l3ae._solvers._dense.l3ae_weights", _interrupt)
     else:
 
         def half_written(file, **members):

@@ -69,7 +69,7 @@ from sklearn_l3ae.datasets import (
     load_folder,
     load_movielens,
 )
-from sklearn_l3ae.metrics import head_item_mask, ranking_metrics
+from sklearn_l3ae.metrics import _ranking_metrics, head_item_mask, ranking_metrics
 from sklearn_l3ae.model_selection import (
     leave_last_out_split,
     random_holdout_split,
@@ -323,8 +323,9 @@ def test_scoring_refuses_bad_interactions(fitted, name, bad, method):
     model = fitted[1][name]
     calls = _scoring_calls(model, X)
     assume(method in calls)
-    # A 1-D row of n_items values is one user's history for explain.
-    assume(not (method == "explain" and match == r"2D array"))
+    # A 1-D row of n_items values is one user's history for explain and
+    # recommend.
+    assume(not (method in ("explain", "recommend") and match == r"2D array"))
     raises_clearly(calls[method], match)
 
 
@@ -362,7 +363,7 @@ WEIRD_VALUES = st.one_of(
     st.floats(-1e3, 1e3, allow_nan=False),
 )
 # Parameters that hold data or estimators, fuzzed by their own tests below.
-_DATA_PARAMETERS = {"semantic", "item_texts", "item_embeddings", "encoder", "item_ids"}
+_DATA_PARAMETERS = {"semantic", "item_texts", "item_embeddings", "item_ids"}
 
 
 def _fuzzable_parameters(name):
@@ -374,7 +375,8 @@ def _check_fitted_scores(model, X):
     """The documented output contract of a fitted recommender on ``X``."""
     coef = getattr(model, "coef_", None)
     if coef is not None:
-        assert np.isfinite(coef).all(), "non-finite coef_"
+        values = coef.data if sparse.issparse(coef) else coef
+        assert np.isfinite(values).all(), "non-finite coef_"
     scores = model.decision_function(X)
     seen = (X.toarray() if sparse.issparse(X) else np.asarray(X)) > 0
     assert_scores_finite_except(scores, seen)
@@ -383,7 +385,10 @@ def _check_fitted_scores(model, X):
     assert (ranked[:, :-1] >= ranked[:, 1:]).all(), "recommend scores not sorted"
     top = model.predict(X)
     assert top.shape == (X.shape[0], min(model.top_k, X.shape[1]))
-    np.testing.assert_array_equal(top, items[:, : top.shape[1]])
+    # predict returns what recommend does: labels when the model has them.
+    np.testing.assert_array_equal(top, model.recommend(X, n=top.shape[1])[0])
+    if getattr(model, "item_ids_", None) is None:
+        np.testing.assert_array_equal(top, items[:, : top.shape[1]])
 
 
 @pytest.mark.parametrize("name", RECOMMENDERS)
@@ -452,10 +457,10 @@ def test_float64_failures_do_not_advise_float64(make):
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: ALSRecommender(regularization=1e30), r"regularization=1e\+30"),
+        (lambda: ALSRecommender(reg=1e30), r"reg=1e\+30"),
         (lambda: ALSRecommender(alpha=1e30), r"alpha=1e\+30"),
         (lambda: BPRRecommender(learning_rate=1e30), r"learning_rate=1e\+30"),
-        (lambda: BPRRecommender(regularization=1e30), r"regularization=1e\+30"),
+        (lambda: BPRRecommender(reg=1e30), r"reg=1e\+30"),
         (lambda: BPRRecommender(learning_rate=196.0), r"learning_rate=196\.0"),
     ],
 )
@@ -793,7 +798,7 @@ def test_item_texts_of_the_wrong_length_are_refused_before_encoding(owner, n_tex
     texts = [f"item {i}" for i in range(n_texts)]
     model = ITEM_DATA_OWNERS[owner](item_texts=texts)
     if owner == "CollectiveEASE":
-        model.set_params(encoder=_UnusableEncoder())
+        model.set_params(semantic=_UnusableEncoder())
     else:
         model.set_params(semantic=_UnusableEncoder())
     raises_clearly(lambda: model.fit(_base_matrix(0)), r"item_texts has \d+ entries")
@@ -1156,7 +1161,7 @@ def test_ranking_metrics_arguments(metrics_, ks, item_mask, seen):
         return
     names = [metrics_] if isinstance(metrics_, str) else list(metrics_)
     cutoffs = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
-    assert names and all(name in metrics._METRICS for name in names)
+    assert names and all(name in _ranking_metrics._METRICS for name in names)
     assert cutoffs and all(_is_count(k) for k in cutoffs)
     assert seen in ("none", "valid", "sparse")
     assert item_mask is None or np.asarray(item_mask).dtype == bool
@@ -1246,7 +1251,7 @@ def test_metrics_of_scores_equal_those_of_their_ranking(
     ranked = np.where(np.take_along_axis(scores, ranked, 1) == -np.inf, -1, ranked)
     if ranked.shape[1] < k:
         ranked = np.hstack([ranked, np.full((n_users, k - ranked.shape[1]), -1)])
-    names = tuple(metrics._METRICS)
+    names = tuple(_ranking_metrics._METRICS)
     from_scores = ranking_metrics(y_true, scores, metrics=names, ks=(k,))
     from_ranking = ranking_metrics(y_true, top_items=ranked, metrics=names, ks=(k,))
     assert from_scores == from_ranking
@@ -1288,14 +1293,30 @@ def test_head_item_mask(popularity, head_fraction):
 # ------------------------------------------------------- scorers, evaluation
 
 
-@settings(FUZZ, max_examples=40)
+def _as_values(value):
+    """One value or a sequence (not a str) as a list, as the scorers read it."""
+    if value is None or isinstance(value, str) or not np.iterable(value):
+        return [value], True
+    return list(value), False
+
+
+@settings(FUZZ, max_examples=60)
 @given(
-    metric=st.one_of(st.sampled_from(list(metrics._METRICS)), WEIRD_VALUES),
-    k=st.one_of(st.integers(-2, 8), WEIRD_VALUES),
-    item_subset=st.one_of(st.sampled_from([None, "head", "tail"]), WEIRD_VALUES),
+    metric=st.one_of(
+        st.sampled_from(list(_ranking_metrics._METRICS)), RANKING_ARGUMENTS
+    ),
+    k=st.one_of(st.integers(-2, 8), RANKING_ARGUMENTS),
+    item_subset=st.one_of(
+        st.sampled_from([None, "head", "tail"]),
+        WEIRD_VALUES,
+        st.lists(st.sampled_from([None, "head", "tail", "middle"]), max_size=3),
+    ),
     head_fraction=st.one_of(st.floats(-1, 2), WEIRD_VALUES),
 )
 @example(metric="recall", k=3, item_subset="tail", head_fraction=0.5)
+@example(
+    metric=["recall", "ndcg"], k=[3, 5], item_subset=[None, "tail"], head_fraction=0.5
+)
 def test_make_ranking_scorer_arguments(fitted, metric, k, item_subset, head_fraction):
     try:
         scorer = make_ranking_scorer(
@@ -1304,20 +1325,31 @@ def test_make_ranking_scorer_arguments(fitted, metric, k, item_subset, head_frac
     except AssertionError:
         raise
     except Exception as exc:
-        assert_clear_error(exc, r"metric|\bk\b|item_subset|head_fraction")
+        assert_clear_error(exc, r"metric|\bk\b|item_subset|head_fraction|value")
         return
-    assert metric in metrics._METRICS and _is_count(k)
-    assert item_subset in (None, "head", "tail")
-    if item_subset is not None:
-        assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
+    metrics_, single_metric = _as_values(metric)
+    ks, single_k = _as_values(k)
+    subsets, single_subset = _as_values(item_subset)
+    assert metrics_ and all(m in _ranking_metrics._METRICS for m in metrics_)
+    assert ks and all(_is_count(value) for value in ks)
+    assert subsets and all(s in (None, "head", "tail") for s in subsets)
+    assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
     X, models = fitted
     try:
         value = scorer(models["EASE"], X, np.eye(*X.shape))
     except ValueError as exc:  # a head or tail with no held-out item
-        assert item_subset is not None
+        assert any(s is not None for s in subsets)
         assert_clear_error(exc, r"No user in y has a relevant held-out item")
         return
-    assert 0.0 <= value <= 1.0
+    if single_metric and single_k and single_subset:
+        assert 0.0 <= value <= 1.0
+        return
+    assert isinstance(value, dict)
+    prefix = {None: "", "head": "head_", "tail": "tail_"}
+    assert set(value) == {
+        f"{prefix[s]}{m}@{c}" for s in subsets for m in metrics_ for c in ks
+    }
+    assert all(np.isnan(v) or 0.0 <= v <= 1.0 for v in value.values())
 
 
 class _NotARecommender:
@@ -1366,8 +1398,7 @@ def test_scorers_and_evaluate_refuse_bad_input(fitted, which, bad, subset, entry
         scorer = make_ranking_scorer("ndcg", 3, item_subset=subset)
         call = lambda: scorer(models["L3AE"], X, y)  # noqa: E731
     elif entry == "evaluate":
-        subsets = ("overall",) if subset is None else (subset,)
-        call = lambda: evaluate(models["L3AE"], X, y, ks=3, subsets=subsets)  # noqa: E731
+        call = lambda: evaluate(models["L3AE"], X, y, ks=3, item_subsets=subset)  # noqa: E731
     else:
         call = lambda: models["L3AE"].score(X, y)  # noqa: E731
     if match == r"^$":
@@ -1394,7 +1425,7 @@ def test_scorers_and_evaluate_refuse_what_is_not_a_fitted_recommender(
     if entry == "scorer":
         call = lambda: make_ranking_scorer("recall", 2)(estimator, X, X)  # noqa: E731
     else:
-        call = lambda: evaluate(estimator, X, X, ks=2, subsets=("overall",))  # noqa: E731
+        call = lambda: evaluate(estimator, X, X, ks=2, item_subsets=None)  # noqa: E731
     raises_clearly(call, match, types=(ValueError, TypeError, AttributeError))
 
 
@@ -1404,7 +1435,7 @@ def test_scorers_and_evaluate_refuse_what_is_not_a_fitted_recommender(
     ks=RANKING_ARGUMENTS,
     subsets=st.one_of(
         RANKING_ARGUMENTS,
-        st.lists(st.sampled_from(["overall", "head", "tail", "middle"]), max_size=3),
+        st.lists(st.sampled_from([None, "head", "tail", "middle"]), max_size=3),
     ),
     head_fraction=st.one_of(st.floats(-1, 2), WEIRD_VALUES),
 )
@@ -1421,20 +1452,20 @@ def test_evaluate_arguments(fitted, metrics_, ks, subsets, head_fraction):
             y,
             metrics=metrics_,
             ks=ks,
-            subsets=subsets,
+            item_subsets=subsets,
             head_fraction=head_fraction,
         )
     except AssertionError:
         raise
     except Exception as exc:
-        assert_clear_error(exc, r"metric|\bks?\b|subsets|head_fraction|held-out")
+        assert_clear_error(exc, r"metric|\bks?\b|item_subsets|head_fraction|held-out")
         return
     names = [metrics_] if isinstance(metrics_, str) else list(metrics_)
     cutoffs = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
-    assert names and all(name in metrics._METRICS for name in names)
+    assert names and all(name in _ranking_metrics._METRICS for name in names)
     assert cutoffs and all(_is_count(k) for k in cutoffs)
-    wanted = [subsets] if isinstance(subsets, str) else list(subsets)
-    assert wanted and set(wanted) <= {"overall", "head", "tail"}
+    wanted = _as_values(subsets)[0]
+    assert wanted and set(wanted) <= {None, "head", "tail"}
     assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
     for subset in dict.fromkeys(wanted):
         for name in names:
@@ -2236,10 +2267,7 @@ def _cli_model_file(path, extras_override=None):
         item_embeddings=F, item_ids=[f"m{i}" for i in range(N_ITEMS)]
     ).fit(X)
     extras = {
-        "X_indptr": X.indptr,
-        "X_indices": X.indices,
-        "X_data": X.data,
-        "X_shape": np.asarray(X.shape, dtype=np.int64),
+        "X": X,
         "user_ids": np.array([f"u{i}" for i in range(N_USERS)]),
         "item_titles": np.array([f"Movie {i}" for i in range(N_ITEMS)]),
     }
@@ -2390,21 +2418,19 @@ def test_cli_fails_with_one_line_and_status_1_or_2(cli_files, tokens, command):
         assert not Path(cli_files["new-file"]).exists()
 
 
-NNZ = int(np.count_nonzero(_base_matrix(0)))
+def _with_nan(X):
+    X = sparse.csr_array(X, dtype=np.float64, copy=True)
+    X.data[0] = np.nan
+    return X
 
 
 @pytest.mark.parametrize(
     "extra, value",
     [
-        ("X_shape", np.array(3)),
-        ("X_shape", np.array(["a", "b"])),
-        ("X_shape", np.array([10**6, N_ITEMS])),
-        ("X_shape", np.array([N_USERS, N_ITEMS + 2])),
-        ("X_indptr", np.arange(3)),
-        ("X_indptr", np.full(N_USERS + 1, NNZ)),
-        ("X_indices", np.full(NNZ, 99)),
-        ("X_data", np.full(NNZ, np.nan)),
-        ("X_data", np.array(["x"] * NNZ)),
+        ("X", np.ones((N_USERS, N_ITEMS))),
+        ("X", sparse.csr_array((N_USERS, N_ITEMS + 2))),
+        ("X", np.array(["a", "b"])),
+        ("X", _with_nan(_base_matrix(0))),
         ("user_ids", np.arange(N_USERS)),
         ("user_ids", np.array([["u1"]])),
         ("item_titles", np.array(["only one"])),
@@ -2413,6 +2439,7 @@ NNZ = int(np.count_nonzero(_base_matrix(0)))
 def test_cli_recommend_with_forged_training_data(tmp_path, extra, value):
     # Regression: an IndexError traceback (item_titles), scipy's messages
     # naming neither the file nor the array, and a 2-D user_ids accepted.
+    # (A sparse X whose arrays do not form a matrix is refused by load.)
     path = _cli_model_file(tmp_path / "model.npz", {extra: value})
     status, out, err = _run_cli(["recommend", "--model", str(path), "--user", "u1"])
     _check_cli_result(None, status, out, err)
@@ -2566,7 +2593,7 @@ ITEM_ITEM_FACTORIES = {
     "DLAE": lambda d: DLAERecommender(
         reg=d(st.floats(1e-3, 1e3)),
         dropout=d(st.floats(0.0, 0.95)),
-        zero_diagonal=d(st.booleans()),
+        xi=d(st.sampled_from([None, 0.0, 0.3])),
     ),
 }
 
@@ -2613,7 +2640,7 @@ def test_valid_random_input_keeps_the_output_contract(name, X, data, dtype):
     assert np.isfinite(model.coef_).all()
     params = model.get_params()
     if name == "DLAE":
-        bound = 0.0 if params["zero_diagonal"] else None
+        bound = params["xi"]
     else:
         bound = params.get("xi", 0.0)  # EASE's diagonal is 0
     if bound == 0.0:

@@ -8,7 +8,6 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-import sklearn_l3ae._closed_form as closed_form
 from sklearn_l3ae import (
     DLAERecommender,
     EASERecommender,
@@ -20,7 +19,8 @@ from sklearn_l3ae import (
     available_memory,
     make_ranking_scorer,
 )
-from sklearn_l3ae._memory import format_bytes, resolve_memory_limit
+from sklearn_l3ae._core import linalg
+from sklearn_l3ae._core.memory import format_bytes, resolve_memory_limit
 from sklearn_l3ae.baselines import (
     AdditiveEASERecommender,
     CollectiveEASERecommender,
@@ -228,7 +228,7 @@ def test_refusal_advice_fits_the_budget(huge_X):
 
 
 def test_auto_uses_available_memory(huge_X, monkeypatch):
-    monkeypatch.setattr("sklearn_l3ae._memory.available_memory", lambda: 3 * GIB)
+    monkeypatch.setattr("sklearn_l3ae._core.memory.available_memory", lambda: 3 * GIB)
     with pytest.raises(MemoryLimitError, match=r"3\.0 GiB is allowed \(available"):
         EASERecommender(reg=10.0).fit(huge_X)
 
@@ -297,11 +297,11 @@ def test_fit_holds_few_dense_arrays_and_planner_covers_it(
     """
     n_items, dim = 1200, 16
     # Row blocks of 64 rows: products and the sparse Gram's blocks.
-    monkeypatch.setattr(closed_form, "_BLOCK_BYTES", 64 * n_items * 8)
-    monkeypatch.setattr(closed_form, "_GRAM_ROWS", 16)
+    monkeypatch.setattr(linalg, "_BLOCK_BYTES", 64 * n_items * 8)
+    monkeypatch.setattr(linalg, "_GRAM_ROWS", 16)
     if inverse == "blocked":  # the path of catalogues above 16384 items
-        monkeypatch.setattr(closed_form, "_LAPACK_MAX_ORDER", 0)
-        monkeypatch.setattr(closed_form, "_INVERSE_BLOCK", 64)
+        monkeypatch.setattr(linalg, "_LAPACK_MAX_ORDER", 0)
+        monkeypatch.setattr(linalg, "_INVERSE_BLOCK", 64)
     rng = np.random.default_rng(3)
     X = sparse.random(3000, n_items, density=0.01, random_state=rng, format="csr")
     X.data[:] = 1.0
@@ -360,13 +360,13 @@ def test_scorer_uses_the_estimator_batch_size(fitted, monkeypatch):
     model, X = fitted
     model = clone(model).set_params(batch_size=64).fit(X)
     calls = []
-    original = type(model).decision_function
+    original = type(model)._raw_scores
 
     def counting(self, X_batch):
         calls.append(X_batch.shape[0])
         return original(self, X_batch)
 
-    monkeypatch.setattr(type(model), "decision_function", counting)
+    monkeypatch.setattr(type(model), "_raw_scores", counting)
     held_out = X[200:400]
     score = make_ranking_scorer("ndcg", 5)(model, X[:200], held_out)
     n_scored = int((held_out.sum(axis=1) > 0).sum())  # others are skipped
@@ -400,8 +400,11 @@ def test_decision_function_refused_when_its_output_exceeds_the_budget(fitted):
     reference = clone(model).set_params(batch_size=None, memory_limit=None).fit(X)
     scores = reference.decision_function(X)
     tie = row_tie_tolerance(2 * product_error_bound(X, reference.coef_, np.float32))
-    assert_rankings_match(model.predict(X), reference.predict(X), scores, tie)
-    # recommend's own output counts too: 100 users x 3 slots fit the budget.
+    # predict's and recommend's own outputs count too: 100 users x 7 or 3
+    # slots fit the budget, 500 users do not.
+    assert_rankings_match(
+        model.predict(X[:100]), reference.predict(X[:100]), scores[:100], tie[:100]
+    )
     items, _ = model.recommend(X[:100], n=3)
     assert_rankings_match(
         items, reference.recommend(X[:100], n=3)[0], scores[:100], tie[:100]
@@ -480,9 +483,9 @@ def test_cli_refuses_a_fit_over_memory_limit(tmp_path, capsys):
     [("auto", "auto"), ("none", None), ("16G", 16 * GIB), ("500MiB", 500 * 2**20)],
 )
 def test_cli_memory_limit_values(text, expected):
-    from sklearn_l3ae.cli import _memory_limit
+    from sklearn_l3ae.cli import memory_limit_argument
 
-    assert _memory_limit(text) == expected
+    assert memory_limit_argument(text) == expected
 
 
 @pytest.mark.parametrize("text", ["-1G", "0", "lots", "12X", "inf"])

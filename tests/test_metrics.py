@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import sparse
 from sklearn.metrics import ndcg_score
 
-from sklearn_l3ae import metrics
+from sklearn_l3ae._core import ranking
 from sklearn_l3ae.metrics import (
     coverage_at_k,
     head_item_mask,
@@ -184,7 +184,7 @@ def test_each_metric_function_from_top_items_matches_brute_force(data):
 
 def test_several_cutoffs_and_batches_match_brute_force(monkeypatch):
     # A tiny batch forces many top-k batches over users.
-    monkeypatch.setattr(metrics, "_RANK_BATCH_ENTRIES", 7)
+    monkeypatch.setattr(ranking, "SCORE_BATCH_BYTES", 3 * 9 * 4)  # 3 rows a batch
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 4, size=(40, 9)).astype(np.float32)
     y_true = sparse.random_array((40, 9), density=0.3, rng=rng, format="csr")

@@ -22,9 +22,10 @@ from sklearn_l3ae import (
     SemanticCorrelation,
     SentenceEncoder,
     make_ranking_scorer,
-    sentence_encoder,
 )
 from sklearn_l3ae.model_selection import random_holdout_split
+from sklearn_l3ae.text import _models
+from sklearn_l3ae.text import _sentence_encoder as sentence_encoder
 
 from ._data import DATA_DIR, load_binary_interactions
 from ._reference import random_interactions
@@ -52,7 +53,7 @@ def movielens():
 def encoded_texts(monkeypatch, model_path):
     """Every text passed to the real shared model's ``encode``, call by call."""
     sentence_encoder._MEMORY_CACHE.clear()
-    model = sentence_encoder._load_model(model_path, None)
+    model = _models.load_model(model_path, None)
     real_encode = model.encode
     calls = []
 

@@ -12,8 +12,8 @@ from sklearn_l3ae import (
     L3AERecommender,
     RDLAERecommender,
     SemanticCorrelation,
-    _base,
 )
+from sklearn_l3ae._core import ranking
 from sklearn_l3ae.baselines import (
     ALSRecommender,
     CollectiveEASERecommender,
@@ -134,12 +134,12 @@ def test_recommend_scores_in_bounded_batches(data, monkeypatch):
     batch_sizes = []
     raw_scores = type(model)._raw_scores
 
-    def spy(self, X_batch, rows):
+    def spy(self, X_batch):
         batch_sizes.append(X_batch.shape[0])
-        return raw_scores(self, X_batch, rows)
+        return raw_scores(self, X_batch)
 
     monkeypatch.setattr(type(model), "_raw_scores", spy)
-    monkeypatch.setattr(_base, "_SCORE_BATCH_BYTES", 3 * N_ITEMS * 4)
+    monkeypatch.setattr(ranking, "SCORE_BATCH_BYTES", 3 * N_ITEMS * 4)
     items, scores = model.recommend(sparse.csr_array(X), n=4, filter_items=[2])
     assert max(batch_sizes) == 3 and sum(batch_sizes) == N_USERS
     # Sparse rows in batches of 3 against dense rows in one GEMM: the same
@@ -162,7 +162,8 @@ def test_item_ids_become_labels(data):
     np.testing.assert_array_equal(labelled, np.asarray(LABELS)[indices])
     np.testing.assert_array_equal(scores, same_scores)
     assert "item-03" not in labelled
-    assert model.predict(X).dtype == np.int64  # predict keeps column indices
+    # predict returns the labels recommend does, top_k of them.
+    np.testing.assert_array_equal(model.predict(X), model.recommend(X, n=N_ITEMS)[0])
     assert clone(model).get_params()["item_ids"] == LABELS
 
 
@@ -318,7 +319,7 @@ def test_semantic_similar_items_never_form_the_dense_C(data, monkeypatch):
     model.fit(X)
     expected = model.semantic_[-1].coef_
     model = clone(model).fit(X)
-    from sklearn_l3ae import semantic_correlation
+    from sklearn_l3ae.text import _semantic_correlation as semantic_correlation
 
     def refuse(*args, **kwargs):
         raise AssertionError("the dense C was formed")

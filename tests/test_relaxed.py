@@ -1,5 +1,7 @@
 """RLAE, DLAE/EDLAE, RDLAE and L3AE's xi/dropout options, as estimators."""
 
+import re
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -42,7 +44,7 @@ def X():
         (RDLAERecommender(5.0, dropout=0.2, xi=0.3), 5.0, 0.2, 0.3),
         (RLAERecommender(5.0, xi=0.3), 5.0, 0.0, 0.3),
         (DLAERecommender(5.0, dropout=0.4), 5.0, 0.4, None),
-        (DLAERecommender(5.0, dropout=0.4, zero_diagonal=True), 5.0, 0.4, 0.0),
+        (DLAERecommender(5.0, dropout=0.4, xi=0.0), 5.0, 0.4, 0.0),
     ],
     ids=["RDLAE", "RLAE", "DLAE", "EDLAE"],
 )
@@ -80,8 +82,8 @@ def test_the_family_collapses_onto_its_special_cases(X):
         RDLAERecommender(8.0, dropout=0.0, xi=0.0, dtype=np.float64).fit(X).coef_,
         ease,
     )
-    for zero_diagonal, xi in ((False, None), (True, 0.0)):
-        dlae = DLAERecommender(8.0, dropout=0.3, zero_diagonal=zero_diagonal)
+    for xi in (None, 0.0):
+        dlae = DLAERecommender(8.0, dropout=0.3, xi=xi)
         rdlae = RDLAERecommender(8.0, dropout=0.3, xi=xi)
         np.testing.assert_array_equal(dlae.fit(X).coef_, rdlae.fit(X).coef_)
 
@@ -159,7 +161,7 @@ def test_l3ae_with_xi_and_dropout_matches_the_optimizer(dropout, xi):
             r"'xi' parameter .* range \[0(\.0)?, inf\) or None",
         ),
         (RLAERecommender(xi="0.5"), r"'xi' parameter"),
-        (DLAERecommender(zero_diagonal="yes"), r"'zero_diagonal' parameter"),
+        (DLAERecommender(xi="yes"), r"'xi' parameter"),
         (L3AERecommender(dropout=1.5), r"'dropout' parameter"),
         (L3AERecommender(xi=np.nan), r"'xi' parameter"),
     ],
@@ -189,10 +191,15 @@ def test_dropout_cannot_rescue_an_item_without_interactions():
 
 def test_indefinite_penalty_with_dropout_says_what_to_change():
     X = random_interactions(np.random.default_rng(6), 100, 10)
+    # The matrix factorized is XᵀX + Λ: the advice is its smallest eigenvalue.
+    M = X.T @ X + np.diag(0.1 / 0.9 * np.diag(X.T @ X))
+    smallest = np.linalg.eigvalsh(M)[0]
     with pytest.raises(
-        ValueError, match=r"not positive definite.*increase reg or dropout"
-    ):
+        ValueError, match=r"smallest eigenvalue.*: choose reg > (-[0-9.]+).*dropout"
+    ) as info:
         RDLAERecommender(-1e4, dropout=0.1).fit(X)
+    advised = float(re.search(r"choose reg > (-[0-9.]+)", str(info.value))[1])
+    assert advised == pytest.approx(-smallest, rel=1e-5)
 
 
 def test_grid_search_over_xi_and_dropout():

@@ -34,7 +34,7 @@ from sklearn_l3ae import (
     RDLAERecommender,
     SemanticCorrelation,
 )
-from sklearn_l3ae._closed_form import gram_matrix
+from sklearn_l3ae._core.linalg import gram_matrix
 
 from ._numerics import (
     assert_approximate_top_k,

@@ -29,13 +29,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_l3ae import SemanticCorrelation, sentence_encoder
-from sklearn_l3ae._embedding_cache import (
+from sklearn_l3ae import SemanticCorrelation
+from sklearn_l3ae.text import SentenceEncoder, _models
+from sklearn_l3ae.text import _sentence_encoder as sentence_encoder
+from sklearn_l3ae.text._embedding_cache import (
     DiskEmbeddingCache,
     MemoryEmbeddingCache,
     text_digest,
 )
-from sklearn_l3ae.sentence_encoder import SentenceEncoder
 
 SPACE = [
     "Rebels steal the plans of a planet-destroying battle station.",
@@ -76,7 +77,7 @@ def reference(model_path):
 @pytest.fixture(scope="module")
 def shared_model(model_path):
     """The process-wide model every SentenceEncoder(model_path, device='cpu') uses."""
-    return sentence_encoder._load_model(model_path, "cpu")
+    return _models.load_model(model_path, "cpu")
 
 
 @pytest.fixture
@@ -209,10 +210,10 @@ def test_each_distinct_text_is_encoded_once_per_process(
 
 def test_clones_share_one_loaded_model(model_path, reference):
     encoder = SentenceEncoder(model=model_path, device="cpu").fit(TEXTS[:2])
-    n_loaded = len(sentence_encoder._LOADED_MODELS)
+    n_loaded = len(_models._LOADED_MODELS)
     for _ in range(3):
         clone(encoder).fit(TEXTS[:2])
-    assert len(sentence_encoder._LOADED_MODELS) == n_loaded
+    assert len(_models._LOADED_MODELS) == n_loaded
     assert clone(encoder)._resolve_model() is encoder._resolve_model()
 
     # An instance passed as `model` is shared by clones, not deep-copied.
@@ -462,7 +463,7 @@ def test_missing_sentence_transformers_package(tmp_path):
 import sys
 sys.modules["sentence_transformers"] = None  # as if not installed
 import sklearn_l3ae
-from sklearn_l3ae.sentence_encoder import SentenceEncoder
+from sklearn_l3ae.text import SentenceEncoder
 assert "torch" not in sys.modules
 try:
     SentenceEncoder(model={str(tmp_path)!r}).fit(["a text"])

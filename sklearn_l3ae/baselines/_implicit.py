@@ -5,13 +5,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_limits
 
-from .._atomic import atomic_fit
-from .._base import BaseRecommender
+from ..recommenders import BaseRecommender, ItemItemRecommender
+from ..recommenders._base import check_state_array
+from ..recommenders._docs import fill_doc
 
 _INSTALL_HINT = (
     "The {name} baseline needs the `implicit` package: pip install "
@@ -72,42 +72,39 @@ def _n_threads(n_jobs):
     return 0 if n_jobs is None or n_jobs < 0 else int(n_jobs)
 
 
-class _ImplicitRecommender(BaseRecommender):
-    """Shared fit plumbing: validation, popularity, BLAS threads pinned to 1.
+class _ImplicitFit:
+    """Shared fit plumbing: float32 input, BLAS threads pinned to 1.
 
     `implicit` parallelizes over users itself and warns that a multithreaded
     BLAS underneath slows it down, so fits run under ``threadpool_limits(1)``.
     """
 
+    def _fit_dtype(self):
+        return np.dtype(np.float32)
+
+    def _fit(self, X, item_side):
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._fit_implicit(_user_items(X))
+
+
+class _FactorRecommender(_ImplicitFit, BaseRecommender):
+    """Scores ``user_factors · item_factors_ᵀ`` in float32."""
+
     def _scores_dtype(self):
         return np.dtype(np.float32)
 
-    @atomic_fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit the `implicit` model on the interactions.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Non-negative interactions (used as confidence weights by ALS).
-        y : None
-            Ignored; accepted so that ``GridSearchCV.fit(X, y_holdout)`` can
-            pass held-out interactions through to the scorers.
-
-        Returns
-        -------
-        self : estimator
-        """
-        X = self._validate_interactions(X, reset=True, dtype=np.float32)
-        user_items = _user_items(X)
-        with threadpool_limits(limits=1, user_api="blas"):
-            self._fit_implicit(user_items)
-        self.item_popularity_ = self._item_popularity(X)
-        return self
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        items = check_state_array("item_factors_", self, (self.n_features_in_, None))
+        users = check_state_array("user_factors_", self, (None, items.shape[1]))
+        if hasattr(self, "user_histories_"):
+            check_state_array(
+                "user_histories_", self, (users.shape[0], self.n_features_in_)
+            )
 
 
-class ALSRecommender(_ImplicitRecommender):
+@fill_doc
+class ALSRecommender(_FactorRecommender):
     """Implicit-feedback matrix factorization by alternating least squares.
 
     Wraps :class:`implicit.cpu.als.AlternatingLeastSquares` (Hu, Koren and
@@ -119,27 +116,19 @@ class ALSRecommender(_ImplicitRecommender):
     ----------
     factors : int, default=64
         Number of latent factors.
-    regularization : float, default=0.01
-        L2 regularization of the factors.
+    reg : float, default=0.01
+        L2 regularization of the factors (implicit's ``regularization``).
     alpha : float, default=1.0
         Confidence weight of the observed interactions.
     iterations : int, default=15
         Number of ALS sweeps.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend` takes and returns.  ``None`` uses the column
-        names of a DataFrame ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    {item_ids}
+    {top_k}
     n_jobs : int, default=None
         Threads used by `implicit` (``None`` or negative: all cores).
     random_state : int, RandomState instance or None, default=None
         Seed of the factor initialization.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
+    {batch_size}
     memory_limit : "auto", int or None, default="auto"
         Memory budget in bytes, checked before scoring: beyond it a
         :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
@@ -153,15 +142,7 @@ class ALSRecommender(_ImplicitRecommender):
         Fitted item factors.
     user_factors_ : ndarray of shape (n_users, factors)
         Fitted factors of the training users.
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item.
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    {recommender_attributes}
 
     See Also
     --------
@@ -180,9 +161,9 @@ class ALSRecommender(_ImplicitRecommender):
     """
 
     _parameter_constraints = {
-        **_ImplicitRecommender._parameter_constraints,
+        **BaseRecommender._parameter_constraints,
         "factors": [Interval(Integral, 1, None, closed="left")],
-        "regularization": [Interval(Real, 0, None, closed="left")],
+        "reg": [Interval(Real, 0, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "iterations": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
@@ -193,7 +174,7 @@ class ALSRecommender(_ImplicitRecommender):
         self,
         factors=64,
         *,
-        regularization=0.01,
+        reg=0.01,
         alpha=1.0,
         iterations=15,
         item_ids=None,
@@ -204,7 +185,7 @@ class ALSRecommender(_ImplicitRecommender):
         memory_limit="auto",
     ):
         self.factors = factors
-        self.regularization = regularization
+        self.reg = reg
         self.alpha = alpha
         self.iterations = iterations
         self.item_ids = item_ids
@@ -219,23 +200,23 @@ class ALSRecommender(_ImplicitRecommender):
         model = implicit.cpu.als.AlternatingLeastSquares(
             # int(): True passes the Integral constraint but not implicit.
             factors=int(self.factors),
-            regularization=self.regularization,
+            regularization=self.reg,
             alpha=self.alpha,
             iterations=self.iterations,
             num_threads=_n_threads(self.n_jobs),
             random_state=_seed(self.random_state),
         )
-        _fit_factors(self, model, user_items, ("regularization", "alpha"))
+        _fit_factors(self, model, user_items, ("reg", "alpha"))
         self.item_factors_ = np.asarray(model.item_factors)
         self.user_factors_ = np.asarray(model.user_factors)
 
-    def _raw_scores(self, X_batch, rows):
+    def _raw_scores(self, X_batch):
         implicit = _import_implicit(type(self).__name__)
         # A solver over (writable) copies of the fitted item factors: the
         # estimator keeps plain arrays only, so it pickles and memory-maps.
         model = implicit.cpu.als.AlternatingLeastSquares(
             factors=self.item_factors_.shape[1],
-            regularization=self.regularization,
+            regularization=self.reg,
             alpha=self.alpha,
             num_threads=_n_threads(self.n_jobs),
         )
@@ -266,7 +247,8 @@ def _history_keys(X):
     ]
 
 
-class BPRRecommender(_ImplicitRecommender):
+@fill_doc
+class BPRRecommender(_FactorRecommender):
     """Matrix factorization trained with Bayesian personalized ranking.
 
     Wraps :class:`implicit.cpu.bpr.BayesianPersonalizedRanking` (Rendle et
@@ -282,27 +264,19 @@ class BPRRecommender(_ImplicitRecommender):
         Number of latent factors.
     learning_rate : float, default=0.01
         SGD step size.
-    regularization : float, default=0.01
-        L2 regularization of the factors.
+    reg : float, default=0.01
+        L2 regularization of the factors (implicit's ``regularization``).
     iterations : int, default=100
         Number of epochs.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend` takes and returns.  ``None`` uses the column
-        names of a DataFrame ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    {item_ids}
+    {top_k}
     n_jobs : int, default=1
         Threads used by `implicit` (``None`` or negative: all cores).  The
         fit is deterministic for a fixed ``random_state`` only with one
         thread (parallel SGD is lock-free).
     random_state : int, RandomState instance or None, default=None
         Seed of the initialization and of the sampled triples.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
+    {batch_size}
     memory_limit : "auto", int or None, default="auto"
         Memory budget in bytes, checked before scoring: beyond it a
         :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
@@ -316,15 +290,10 @@ class BPRRecommender(_ImplicitRecommender):
         Fitted item factors (the last column is the item bias).
     user_factors_ : ndarray of shape (n_users, factors + 1)
         Fitted user factors (the last column is 1, multiplying the bias).
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item.
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    user_histories_ : scipy.sparse.csr_array of shape (n_users, n_items)
+        The training users' interactions (``True`` where ``X > 0``), by
+        which rows of ``X`` are matched to training users.
+    {recommender_attributes}
 
     See Also
     --------
@@ -347,10 +316,10 @@ class BPRRecommender(_ImplicitRecommender):
     """
 
     _parameter_constraints = {
-        **_ImplicitRecommender._parameter_constraints,
+        **BaseRecommender._parameter_constraints,
         "factors": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "regularization": [Interval(Real, 0, None, closed="left")],
+        "reg": [Interval(Real, 0, None, closed="left")],
         "iterations": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -361,7 +330,7 @@ class BPRRecommender(_ImplicitRecommender):
         factors=64,
         *,
         learning_rate=0.01,
-        regularization=0.01,
+        reg=0.01,
         iterations=100,
         item_ids=None,
         top_k=20,
@@ -372,7 +341,7 @@ class BPRRecommender(_ImplicitRecommender):
     ):
         self.factors = factors
         self.learning_rate = learning_rate
-        self.regularization = regularization
+        self.reg = reg
         self.iterations = iterations
         self.item_ids = item_ids
         self.top_k = top_k
@@ -386,18 +355,31 @@ class BPRRecommender(_ImplicitRecommender):
         model = implicit.cpu.bpr.BayesianPersonalizedRanking(
             factors=self.factors,
             learning_rate=self.learning_rate,
-            regularization=self.regularization,
+            regularization=self.reg,
             iterations=self.iterations,
             num_threads=_n_threads(self.n_jobs),
             random_state=_seed(self.random_state),
         )
-        _fit_factors(self, model, user_items, ("learning_rate", "regularization"))
+        _fit_factors(self, model, user_items, ("learning_rate", "reg"))
         self.item_factors_ = np.asarray(model.item_factors)
         self.user_factors_ = np.asarray(model.user_factors)
+        histories = sparse.csr_array(user_items > 0)
+        histories.sort_indices()
+        self.user_histories_ = histories
+        self._index_histories()
+
+    def _index_histories(self):
+        """The first training user of each history, derived from the histories."""
         users = {}
-        for user, key in enumerate(_history_keys(user_items)):
+        for user, key in enumerate(_history_keys(self.user_histories_)):
             users.setdefault(key, user)
         self._training_users = users
+
+    def _restore_fitted_state(self, state):
+        """Persistence hook: the history index is derived, not stored."""
+        for key, value in state.items():
+            setattr(self, key, value)
+        self._index_histories()
 
     def _training_rows(self, X):
         """The training user of each row of ``X``, matched by history."""
@@ -415,12 +397,13 @@ class BPRRecommender(_ImplicitRecommender):
             )
         return rows
 
-    def _raw_scores(self, X_batch, rows):
+    def _raw_scores(self, X_batch):
         users = self._training_rows(X_batch)
         return self.user_factors_[users] @ self.item_factors_.T
 
 
-class ItemKNNRecommender(_ImplicitRecommender):
+@fill_doc
+class ItemKNNRecommender(_ImplicitFit, ItemItemRecommender):
     """Cosine item-kNN: scores ``X @ S`` with the sparse top-k cosine similarity.
 
     Wraps :class:`implicit.nearest_neighbours.CosineRecommender`: ``S[i, j]``
@@ -432,19 +415,11 @@ class ItemKNNRecommender(_ImplicitRecommender):
     ----------
     n_neighbors : int, default=100
         Neighbours kept per item.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend` takes and returns.  ``None`` uses the column
-        names of a DataFrame ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
+    {item_ids}
+    {top_k}
     n_jobs : int, default=None
         Threads used by `implicit` (``None`` or negative: all cores).
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
+    {batch_size}
     memory_limit : "auto", int or None, default="auto"
         Memory budget in bytes, checked before scoring: beyond it a
         :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
@@ -454,17 +429,11 @@ class ItemKNNRecommender(_ImplicitRecommender):
 
     Attributes
     ----------
-    similarity_ : scipy.sparse.csr_array of shape (n_items, n_items)
-        The kept cosine similarities.
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item.
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    coef_ : scipy.sparse.csr_array of shape (n_items, n_items)
+        The kept cosine similarities: ``coef_[j, i]`` weighs history item
+        ``j`` in the score of item ``i``, as an item-item model's weights
+        (:meth:`similar_items` and :meth:`explain` read it).
+    {recommender_attributes}
 
     See Also
     --------
@@ -481,7 +450,7 @@ class ItemKNNRecommender(_ImplicitRecommender):
     """
 
     _parameter_constraints = {
-        **_ImplicitRecommender._parameter_constraints,
+        **BaseRecommender._parameter_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
     }
@@ -521,7 +490,4 @@ class ItemKNNRecommender(_ImplicitRecommender):
                 f"(smallest {user_items.data.min():.3g}). Rescale X, e.g. "
                 "binarize it."
             )
-        self.similarity_ = similarity
-
-    def _raw_scores(self, X_batch, rows):
-        return (sparse.csr_array(X_batch) @ self.similarity_).toarray()
+        self.coef_ = similarity

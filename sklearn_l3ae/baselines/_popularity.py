@@ -1,12 +1,12 @@
 """The popularity baseline: the same ranking of unseen items for everyone."""
 
 import numpy as np
-from sklearn.base import _fit_context
 
-from .._atomic import atomic_fit
-from .._base import BaseRecommender
+from ..recommenders import BaseRecommender
+from ..recommenders._docs import fill_doc
 
 
+@fill_doc
 class PopularityRecommender(BaseRecommender):
     """Recommend the unseen items that most training users interacted with.
 
@@ -16,17 +16,9 @@ class PopularityRecommender(BaseRecommender):
 
     Parameters
     ----------
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend` takes and returns.  ``None`` uses the column
-        names of a DataFrame ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
+    {item_ids}
+    {top_k}
+    {batch_size}
     memory_limit : "auto", int or None, default="auto"
         Memory budget in bytes, checked before scoring: beyond it a
         :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
@@ -75,28 +67,14 @@ class PopularityRecommender(BaseRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
-    @atomic_fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Count the training users of each item.
+    def _fit_dtype(self):
+        return (np.float64, np.float32)
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Non-negative interactions.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : PopularityRecommender
-        """
-        X = self._validate_interactions(X, reset=True, dtype=(np.float64, np.float32))
-        self.item_popularity_ = self._item_popularity(X)
-        return self
+    def _fit(self, X, item_side):
+        """Nothing to learn: the scores are ``item_popularity_``."""
 
     def _scores_dtype(self):
         return np.dtype(np.float32)
 
-    def _raw_scores(self, X_batch, rows):
+    def _raw_scores(self, X_batch):
         return np.tile(self.item_popularity_.astype(np.float32), (X_batch.shape[0], 1))

@@ -14,7 +14,7 @@ from pathlib import Path
 from sklearn.datasets import get_data_home
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from .._atomic import atomic_write
+from .._core.atomic import atomic_write
 from ._build import FILTER_CONSTRAINTS
 from ._movielens import VARIANT_FILES, load_movielens
 

@@ -3,22 +3,16 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._atomic import atomic_fit
-from ._base import (
-    ItemItemRecommender,
-    check_float_dtype,
-    check_in_range,
-    check_penalty,
-    solve_penalized_weights,
-)
-from ._closed_form import gram_matrix, l3ae_weights
-from ._item_side import correlation_of, phase_one, phase_one_footprint
+from .._solvers import ItemWeightsProblem
+from ._docs import fill_doc
+from ._item_item import SolvedItemItemRecommender
+from ._item_side import SemanticCorrelationMixin
 
 
-class L3AERecommender(ItemItemRecommender):
+@fill_doc
+class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
     """L3AE: LLM-enhanced linear autoencoder recommender.
 
     Phase 1 turns item texts (or embeddings) into a semantic item-item
@@ -54,22 +48,12 @@ class L3AERecommender(ItemItemRecommender):
 
     Parameters
     ----------
-    semantic : estimator or Pipeline, default=None
-        Phase 1, fitted (as a clone) on ``item_texts`` or ``item_embeddings``;
-        its last step must expose ``coef_`` of shape (n_items, n_items).
-        ``None`` picks ``make_pipeline(SentenceEncoder(), SemanticCorrelation())``
-        for texts and ``SemanticCorrelation()`` for embeddings.  Pass it
-        explicitly to tune its parameters (``semantic__...``) in a search.
-    item_texts : sequence of str, default=None
-        One text per item column of ``X``.
-    item_embeddings : array-like of shape (n_items, d), default=None
-        One embedding per item column of ``X``.  With neither ``item_texts``
-        nor ``item_embeddings`` the model is EASE with λ = ``reg_X + reg_E``.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
-        take and return.  ``None`` uses the column names of a DataFrame
-        ``X``, if any, else column indices.
+    {semantic}
+    {item_texts}
+    {item_embeddings}
+        With neither ``item_texts`` nor ``item_embeddings`` the model is
+        EASE with λ = ``reg_X + reg_E``.
+    {item_ids}
     reg_X : float, default=-50.0
         λ_X, the L2 weight on ``B``.  May be negative: only
         ``XᵀX + (reg_X + reg_E)·I`` must be positive definite.
@@ -83,37 +67,17 @@ class L3AERecommender(ItemItemRecommender):
         Bound ξ on the self-weights, ``|diag(B)| ≤ ξ``.  0 is the paper's
         ``diag(B) = 0``; ``None`` drops the constraint.  With
         ``dropout=p`` and ``reg_E=0`` this is RDLAE (RLAE for ``p=0``).
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Precision of the fit and of the scores.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before fitting and scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {top_k}
+    {dtype}
+    {batch_size}
+    {memory_limit}
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_items, n_items)
         Item-item weights ``B``; zero diagonal unless ``xi > 0``.
-    semantic_ : estimator or None
-        The fitted clone of ``semantic`` (``None`` without item data).
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item.
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    {semantic_}
+    {recommender_attributes}
 
     See Also
     --------
@@ -161,7 +125,7 @@ class L3AERecommender(ItemItemRecommender):
     """
 
     _parameter_constraints = {
-        **ItemItemRecommender._parameter_constraints,
+        **SolvedItemItemRecommender._parameter_constraints,
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
         "item_embeddings": ["array-like", None],
@@ -201,61 +165,19 @@ class L3AERecommender(ItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
 
-    @atomic_fit
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
-        """Fit phase 1 on the item data, then phase 2 on the interactions.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Non-negative interactions.
-        y : None
-            Ignored; accepted so that ``GridSearchCV.fit(X, y_holdout)`` can
-            pass held-out interactions through to the scorers.
-
-        Returns
-        -------
-        self : L3AERecommender
-        """
-        dtype = check_float_dtype(self.dtype)
-        X = self._validate_interactions(X, reset=True, dtype=dtype)
-        n_items = X.shape[1]
-        # Cheap refusals first: phase 1 may encode thousands of texts.
-        total = self.reg_X + self.reg_E
-        check_penalty(X, total, self.dropout, "reg_X + reg_E")
-        check_in_range(self.reg_E, dtype, "reg_E")
-        extra_square, side_bytes = phase_one_footprint(
-            self.semantic, self.item_embeddings, n_items, dtype.itemsize
+    def _problem(self, X, item_side):
+        dense_correlation, side_bytes = self._phase_one_footprint(
+            X.shape[1], X.dtype.itemsize
         )
-        self._check_fit_memory(X, n_square=1 + extra_square, side_bytes=side_bytes)
-        semantic, item_data = phase_one(
-            type(self).__name__,
-            self.semantic,
-            self.item_texts,
-            self.item_embeddings,
-            n_items,
-            dtype,
-        )
-        correlation = None
-        if semantic is not None:
-            semantic.fit(item_data)
-            correlation = correlation_of(semantic, n_items, dtype)
-        coef = solve_penalized_weights(
+        return ItemWeightsProblem(
             X,
-            total,
-            self.dropout,
-            "reg_X + reg_E",
-            lambda: l3ae_weights(
-                gram_matrix(X, dtype),
-                self.reg_X,
-                self.reg_E,
-                correlation,
-                dropout=self.dropout,
-                xi=self.xi,
-            ),
+            reg=self.reg_X,
+            reg_E=self.reg_E,
+            correlation=item_side,
+            dropout=self.dropout,
+            xi=self.xi,
+            shift_name="reg_X + reg_E",
+            also_increase=("dropout",) if self.dropout else (),
+            dense_correlation=dense_correlation,
+            side_bytes=side_bytes,
         )
-        self.coef_ = coef
-        self.semantic_ = semantic
-        self.item_popularity_ = self._item_popularity(X)
-        return self

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_write
+from .._core.atomic import atomic_write
 
 # Default bound of the in-process cache: about 700 000 texts at dimension 384.
 MEMORY_CACHE_MAX_BYTES = 2**30

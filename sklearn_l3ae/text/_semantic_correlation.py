@@ -8,9 +8,13 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
-from ._atomic import atomic_fit
-from ._base import check_float_dtype
-from ._closed_form import LowRankCorrelation, dense_correlation, semantic_correlation
+from .._core.atomic import atomic_fit
+from .._core.closed_forms import (
+    LowRankCorrelation,
+    dense_correlation,
+    semantic_correlation,
+)
+from .._core.validation import check_float_dtype
 
 
 class SemanticCorrelation(BaseEstimator):
@@ -133,3 +137,52 @@ class SemanticCorrelation(BaseEstimator):
                 )
             self._dense_coef = dense_correlation(factors, self._fit_dtype)
         return self._dense_coef
+
+    # Persistence hooks (sklearn_l3ae.save / load): C is stored as its
+    # factors when it has them, else dense; its precision with it.
+
+    def _fitted_state(self):
+        state = {
+            "n_features_in_": self.n_features_in_,
+            "correlation_factors_": self.correlation_factors_,
+            "dtype_": np.dtype(self._fit_dtype),
+        }
+        if self.correlation_factors_ is None:
+            state["coef_"] = self._dense_coef
+        return state
+
+    def _restore_fitted_state(self, state):
+        self.n_features_in_ = state.get("n_features_in_")
+        self.correlation_factors_ = state.get("correlation_factors_")
+        self._fit_dtype = state.get("dtype_")
+        self._dense_coef = state.get("coef_")
+
+    def _check_fitted_state(self, n_items):
+        """Raise ValueError unless the state is a correlation of ``n_items`` items."""
+        factors = self.correlation_factors_
+        if isinstance(factors, LowRankCorrelation):
+            dim = np.shape(factors.left)[-1] if np.ndim(factors.left) == 2 else -1
+            expected = [
+                ("diagonal", factors.diagonal, (n_items,)),
+                ("left factor", factors.left, (n_items, dim)),
+                ("right factor", factors.right, (n_items, dim)),
+            ]
+        else:
+            expected = [("coef_", self._dense_coef, (n_items, n_items))]
+        for name, value, shape in expected:
+            if not (
+                isinstance(value, np.ndarray)
+                and value.shape == shape
+                and value.dtype.kind == "f"
+                and np.isfinite(value).all()
+            ):
+                raise ValueError(
+                    f"semantic_ {name} must be a float array of shape {shape} "
+                    f"without NaN or inf, got {type(value).__name__}"
+                    f"{f' of shape {value.shape}' if hasattr(value, 'shape') else ''}."
+                )
+        if self._fit_dtype not in (np.float32, np.float64):
+            raise ValueError("semantic_ dtype_ must be float32 or float64.")
+
+    def _file_summary(self):
+        return {"embedding_dim": int(self.n_features_in_)}

@@ -1,47 +1,4 @@
-"""Ranking metrics for top-k recommendation (SPEC §4).
-
-Every metric compares held-out interactions ``y_true`` (users x items, sparse
-or dense; values > 0 are relevant) with a ranking of the items for each user,
-given either as scores ``y_score`` (dense, users x items) or as ranked item
-indices ``top_items`` (users x at least ``k``, best first, ``-1`` for an empty
-slot, e.g. the output of ``predict``).
-
-Definitions, for one user with held-out set ``L`` and ranked list
-``i_1, i_2, …`` (``rel_r = 1`` if ``i_r ∈ L``, else 0):
-
-- Recall@K = ``Σ_{r ≤ K} rel_r / |L|``.  The denominator is ``|L|``, as in
-  the paper and its official code, not ``min(K, |L|)``: a user with more than
-  K held-out items cannot reach 1.
-- Precision@K = ``Σ_{r ≤ K} rel_r / K``.
-- NDCG@K = DCG / IDCG with binary gains, ``DCG = Σ_{r ≤ K} rel_r / log2(r + 1)``
-  and IDCG the DCG of ``min(K, |L|)`` hits.
-- MAP@K: ``AP@K = Σ_{r ≤ K} P@r · rel_r / min(K, |L|)``.
-- MRR@K = 1 / (rank of the first hit), 0 without a hit in the top K.
-- HitRate@K = 1 if there is a hit in the top K, else 0.
-- Coverage@K (catalog coverage) = fraction of the items that appear in the
-  top K of at least one evaluated user.  It is a property of the whole set
-  of recommendations, not an average over users.
-
-Users with no held-out item (after ``item_mask``) are skipped: the per-user
-metrics are averaged over the remaining users, and only their
-recommendations count towards coverage.  :func:`ranking_metrics` reports
-how many users were evaluated and skipped.
-
-``item_mask`` (boolean, one entry per item) restricts relevance, as in the
-paper's head/tail evaluation: only held-out items inside the mask count as
-relevant (so only users with one of them are evaluated), while the ranking
-still runs over all items; coverage is then the fraction of masked items
-recommended.  :func:`head_item_mask` builds the head mask from training
-popularity.
-
-Tie rule: items are ranked by decreasing score and, among equal scores, by
-increasing item (column) index, so a ranking is deterministic.  Items scored
-``-inf`` are never ranked.  Scores are expected with the items a user has
-already seen set to ``-inf`` (as the estimators' ``decision_function``
-returns them); ``X_seen`` does that masking on a copy instead.  Scores may not
-be NaN.  Top-k selection uses a partition, never a full sort, and runs over
-batches of users so that memory stays bounded.
-"""
+"""The ranking metric functions; see :mod:`sklearn_l3ae.metrics`."""
 
 import math
 from numbers import Integral, Real
@@ -50,11 +7,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import check_array
 
-from ._ranking import mask_seen_inplace, top_k_indices
-
-# Users are ranked in batches of about this many score entries; the top-k
-# selection allocates roughly 20 bytes of temporaries per entry.
-_RANK_BATCH_ENTRIES = 2**22
+from .._core.ranking import batch_rows, mask_seen_inplace, rank_rows
+from .._core.validation import check_k, check_storable, entry_positions
 
 
 def _recall(hits, n_relevant):
@@ -107,13 +61,6 @@ def _check_metric(metric):
     return metric
 
 
-def _check_k(k, name="k"):
-    """Return ``int(k)`` if ``k`` is an integer >= 1, else raise."""
-    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {k!r}.")
-    return int(k)
-
-
 def _check_metrics_and_ks(metrics, ks):
     """Distinct, validated metric names and cut-offs; a bare name or int is one."""
     if isinstance(metrics, str):
@@ -126,22 +73,10 @@ def _check_metrics_and_ks(metrics, ks):
                 f"{name} must be one entry or a sequence of them; got {value!r}."
             )
     metrics = list(dict.fromkeys(_check_metric(metric) for metric in metrics))
-    ks = list(dict.fromkeys(_check_k(k, "each of ks") for k in ks))
+    ks = list(dict.fromkeys(check_k(k, "each of ks") for k in ks))
     if not metrics or not ks:
         raise ValueError("metrics and ks must each name at least one entry.")
     return metrics, ks
-
-
-def _check_storable(values, input_name):
-    """``values`` checked as numbers that ``scipy.sparse`` can store.
-
-    Strings and complex numbers are refused (scikit-learn's messages),
-    object arrays of numbers converted, float16 widened to float32.
-    """
-    values = check_array(
-        values, accept_sparse="csr", dtype="numeric", input_name=input_name
-    )
-    return values.astype(np.float32) if values.dtype == np.float16 else values
 
 
 def _check_relevance(y_true):
@@ -150,7 +85,7 @@ def _check_relevance(y_true):
     The result is a ``csr_array`` of booleans with one stored ``True`` per
     relevant (user, item), sorted indices and no duplicates.
     """
-    y = sparse.csr_array(_check_storable(y_true, "y_true"), copy=True)
+    y = sparse.csr_array(check_storable(y_true, "y_true"), copy=True)
     y.sum_duplicates()
     if y.data.size and y.data.min() < 0:
         raise ValueError(
@@ -218,23 +153,25 @@ def _check_top_items(top_items, shape, k):
 def _rank_items(y_score, k, X_seen=None):
     """Top-``k`` item indices of each row of dense scores, best first.
 
-    Rows are processed in batches; ``X_seen`` (optional, same shape) sets
-    the scores of seen items to ``-inf`` on a copy of each batch.  Ties follow
-    the module's rule; slots without a rankable item hold ``-1``.
+    Rows are ranked in batches (:func:`~sklearn_l3ae._core.ranking.rank_rows`);
+    ``X_seen`` (optional, same shape) sets the scores of seen items to
+    ``-inf`` on a copy of each batch.  Ties follow the module's rule; slots
+    without a rankable item hold ``-1``.
     """
     n_users, n_items = y_score.shape
-    ranked = np.full((n_users, k), -1, dtype=np.int64)
-    step = max(1, _RANK_BATCH_ENTRIES // max(n_items, 1))
-    for start in range(0, n_users, step):
-        batch = y_score[start : start + step]
+
+    def row_scores(start, stop):
+        batch = y_score[start:stop]
         if np.isnan(batch).any():
             row = start + int(np.flatnonzero(np.isnan(batch).any(axis=1))[0])
             raise ValueError(f"y_score contains NaN (first in row {row}).")
+        batch = np.array(batch)
         if X_seen is not None:
-            batch = mask_seen_inplace(np.array(batch), X_seen[start : start + step])
-        stop = start + batch.shape[0]
-        ranked[start:stop, : min(k, n_items)] = top_k_indices(batch, min(k, n_items))
-    return ranked
+            mask_seen_inplace(batch, X_seen[start:stop])
+        return batch
+
+    step = batch_rows(n_items, y_score.dtype.itemsize)
+    return rank_rows(row_scores, n_users, n_items, k, step=step, dtype=y_score.dtype)[0]
 
 
 def _check_ranking(y_true, y_score, top_items, k, X_seen):
@@ -271,29 +208,11 @@ def _check_ranking(y_true, y_score, top_items, k, X_seen):
     return _rank_items(y_score, k, X_seen)
 
 
-def _entry_positions(matrix, rows, cols):
-    """Index into ``matrix.data`` of each (row, col) pair, -1 where not stored.
-
-    ``matrix`` must be canonical CSR (sorted indices, no duplicates) and the
-    pairs inside its shape.
-    """
-    n_rows, n_cols = matrix.shape
-    stored_rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(matrix.indptr))
-    # Canonical CSR lists its entries in increasing row-major position, so
-    # finding a pair is a binary search over these flat positions.
-    stored = stored_rows * n_cols + matrix.indices
-    wanted = np.asarray(rows, dtype=np.int64) * n_cols + cols
-    position = np.searchsorted(stored, wanted)
-    found = position < stored.size
-    found[found] = stored[position[found]] == wanted[found]
-    return np.where(found, position, -1)
-
-
 def _hits(relevant, top_items):
     """Boolean (n_users, k): is ``top_items[u, r]`` relevant for user ``u``."""
     rows = np.arange(relevant.shape[0])[:, None]
     # An empty slot (-1) would otherwise address the previous row's last item.
-    return (top_items >= 0) & (_entry_positions(relevant, rows, top_items) >= 0)
+    return (top_items >= 0) & (entry_positions(relevant, rows, top_items) >= 0)
 
 
 def _ranking_scores(relevant, top_items, metrics, ks, item_mask=None):
@@ -428,7 +347,7 @@ def ranking_metrics(
 
 
 def _metric_at_k(metric, y_true, y_score, top_items, k, item_mask, X_seen):
-    k = _check_k(k)
+    k = check_k(k)
     results = ranking_metrics(
         y_true,
         y_score,

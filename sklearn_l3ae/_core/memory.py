@@ -277,8 +277,24 @@ def check_memory(estimate, memory_limit, *, advice):
     )
 
 
-def dense_fit_estimate(owner, n_items, dtype, *, n_square, side_bytes=0, work_bytes=0):
-    """Peak bytes still to allocate by a fit holding ``n_square`` n x n arrays.
+class FitPlan(NamedTuple):
+    """What a fit will allocate and what to do when that is too much.
+
+    ``advice(limit)`` returns the remedies, most effective first, for a
+    budget of ``limit`` bytes (see :func:`check_memory`).
+    """
+
+    estimate: MemoryEstimate
+    advice: object
+
+
+def check_plan(plan, memory_limit):
+    """:func:`check_memory` of a :class:`FitPlan`."""
+    return check_memory(plan.estimate, memory_limit, advice=plan.advice)
+
+
+def dense_fit_plan(owner, n_items, dtype, *, n_square, side_bytes=0, work_bytes=0):
+    """The plan of a fit holding ``n_square`` dense n x n arrays at its peak.
 
     Parameters
     ----------
@@ -293,6 +309,12 @@ def dense_fit_estimate(owner, n_items, dtype, *, n_square, side_bytes=0, work_by
         O(n·d) arrays (embeddings, low-rank factors).
     work_bytes : int, default=0
         Temporaries (row blocks, a transposed sparse copy of X).
+
+    Returns
+    -------
+    plan : FitPlan
+        The advice names float32 (for a float64 fit) and the largest
+        catalogue that would fit.
     """
     dtype = np.dtype(dtype)
     square = n_square * n_items * n_items * dtype.itemsize
@@ -307,27 +329,8 @@ def dense_fit_estimate(owner, n_items, dtype, *, n_square, side_bytes=0, work_by
         parts.append(("item side arrays", int(side_bytes)))
     if work_bytes:
         parts.append(("work buffers", int(work_bytes)))
-    return MemoryEstimate(
+    estimate = MemoryEstimate(
         what=f"Fitting {owner} on {n_items} items in {dtype.name}", parts=tuple(parts)
-    )
-
-
-def check_dense_fit(
-    owner, n_items, dtype, *, n_square, memory_limit, side_bytes=0, work_bytes=0
-):
-    """Refuse a fit holding ``n_square`` dense n x n arrays beyond the budget.
-
-    See :func:`dense_fit_estimate` for the parameters; the advice names
-    float32 (for a float64 fit) and the largest catalogue that would fit.
-    """
-    dtype = np.dtype(dtype)
-    estimate = dense_fit_estimate(
-        owner,
-        n_items,
-        dtype,
-        n_square=n_square,
-        side_bytes=side_bytes,
-        work_bytes=work_bytes,
     )
 
     def advice(limit):
@@ -344,4 +347,4 @@ def check_dense_fit(
         )
         return steps
 
-    return check_memory(estimate, memory_limit, advice=advice)
+    return FitPlan(estimate, advice)

@@ -12,8 +12,8 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._atomic import atomic_fit
-from ._closed_form import anisotropy_control_matrix
+from .._core.atomic import atomic_fit
+from .._core.closed_forms import anisotropy_control_matrix
 
 
 def mean_cosine_similarity(X):

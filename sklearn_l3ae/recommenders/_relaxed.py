@@ -1,6 +1,7 @@
 """Relaxed and denoising linear autoencoders: RLAE, DLAE/EDLAE and RDLAE.
 
-One closed form covers the family (:func:`~sklearn_l3ae._closed_form.rdlae_weights`):
+One closed form covers the family
+(:func:`~sklearn_l3ae._core.closed_forms.rdlae_weights`):
 
 ``B = argmin ||X − XB||² + ||Λ^{1/2} B||²  s.t. diag(B) ≤ ξ``,
 ``Λ = λI + (p / (1 − p))·diagMat(diag(XᵀX))``
@@ -20,24 +21,18 @@ RDLAE (Moon 2023)      λ           p            ξ
 from numbers import Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
-from ._atomic import atomic_fit
-from ._base import (
-    ItemItemRecommender,
-    check_float_dtype,
-    check_penalty,
-    solve_penalized_weights,
-)
-from ._closed_form import gram_matrix, rdlae_weights
+from .._solvers import ItemWeightsProblem
+from ._docs import fill_doc
+from ._item_item import SolvedItemItemRecommender
 
 _DROPOUT = Interval(Real, 0, 1, closed="left")
 _XI = Interval(Real, 0, None, closed="left")
 
 
-class _RelaxedLinearAutoencoder(ItemItemRecommender):
-    """Shared fit of the RLAE / DLAE / RDLAE estimators.
+class _RelaxedLinearAutoencoder(SolvedItemItemRecommender):
+    """The problem of the RLAE / DLAE / RDLAE estimators.
 
     Subclasses say which ``(dropout, xi)`` their parameters mean through
     :meth:`_dropout_and_xi`.
@@ -46,42 +41,18 @@ class _RelaxedLinearAutoencoder(ItemItemRecommender):
     def _dropout_and_xi(self):
         raise NotImplementedError
 
-    @atomic_fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the item-item weights from interactions.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Non-negative interactions.
-        y : None
-            Ignored; accepted so that ``GridSearchCV.fit(X, y_holdout)`` can
-            pass held-out interactions through to the scorers.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        dtype = check_float_dtype(self.dtype)
-        X = self._validate_interactions(X, reset=True, dtype=dtype)
+    def _problem(self, X, item_side):
         dropout, xi = self._dropout_and_xi()
-        check_penalty(X, self.reg, dropout, "reg")
-        self._check_fit_memory(X, n_square=1)
-        self.coef_ = solve_penalized_weights(
+        return ItemWeightsProblem(
             X,
-            self.reg,
-            dropout,
-            "reg",
-            lambda: rdlae_weights(
-                gram_matrix(X, dtype), self.reg, dropout=dropout, xi=xi
-            ),
+            reg=self.reg,
+            dropout=dropout,
+            xi=xi,
+            also_increase=("dropout",) if dropout else (),
         )
-        self.item_popularity_ = self._item_popularity(X)
-        return self
 
 
+@fill_doc
 class RDLAERecommender(_RelaxedLinearAutoencoder):
     """Relaxed denoising linear autoencoder (RDLAE), in closed form.
 
@@ -108,41 +79,17 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Dropout probability ``p``.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` for none.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
-        take and return.  ``None`` uses the column names of a DataFrame
-        ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Precision of the fit and of the scores.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before fitting and scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {item_ids}
+    {top_k}
+    {dtype}
+    {batch_size}
+    {memory_limit}
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_items, n_items)
         Item-item weights ``B``; its diagonal is at most ξ.
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item (used by the
-        head/tail scorers).
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    {recommender_attributes}
 
     See Also
     --------
@@ -209,6 +156,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         return self.dropout, self.xi
 
 
+@fill_doc
 class RLAERecommender(_RelaxedLinearAutoencoder):
     """Relaxed linear autoencoder (RLAE): EASE with ``diag(B) ≤ ξ``.
 
@@ -225,41 +173,17 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         λ.  ``XᵀX + λI`` must be positive definite.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` for none.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
-        take and return.  ``None`` uses the column names of a DataFrame
-        ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Precision of the fit and of the scores.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before fitting and scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {item_ids}
+    {top_k}
+    {dtype}
+    {batch_size}
+    {memory_limit}
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_items, n_items)
         Item-item weights ``B``; its diagonal is at most ξ.
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item (used by the
-        head/tail scorers).
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    {recommender_attributes}
 
     See Also
     --------
@@ -317,15 +241,17 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         return 0.0, self.xi
 
 
+@fill_doc
 class DLAERecommender(_RelaxedLinearAutoencoder):
-    """Denoising linear autoencoder (DLAE, or EDLAE with ``zero_diagonal``).
+    """Denoising linear autoencoder (DLAE, or EDLAE with ``xi=0``).
 
     Learns ``B = argmin ||X − XB||² + ||Λ^{1/2} B||²`` with the dropout
     penalty ``Λ = λI + (p/(1−p))·diagMat(diag(XᵀX))``, i.e.
-    ``B = (XᵀX + Λ)⁻¹ XᵀX`` (DLAE).  With ``zero_diagonal=True`` the
+    ``B = (XᵀX + Λ)⁻¹ XᵀX`` (DLAE, ``xi=None``).  With ``xi=0`` the
     constraint ``diag(B) = 0`` is added: ``B = I − P·diagMat(1 / diag(P))``,
     ``P = (XᵀX + Λ)⁻¹``, Steck's emphasized denoising (EDLAE, full emphasis
-    on the dropped-out entries).
+    on the dropped-out entries).  It is :class:`RDLAERecommender` with
+    Steck's defaults and no diagonal bound by default.
 
     Parameters
     ----------
@@ -333,48 +259,24 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         λ.  ``XᵀX + Λ`` must be positive definite.
     dropout : float in [0, 1), default=0.3
         Dropout probability ``p``.
-    zero_diagonal : bool, default=False
-        ``True`` for EDLAE.
-    item_ids : array-like of shape (n_items,), default=None
-        One label (str or int, unique) per item column of ``X``: the items
-        that :meth:`recommend`, :meth:`similar_items` and :meth:`explain`
-        take and return.  ``None`` uses the column names of a DataFrame
-        ``X``, if any, else column indices.
-    top_k : int, default=20
-        Number of items returned by :meth:`predict` and ranked by :meth:`score`.
-    dtype : {np.float32, np.float64}, default=np.float32
-        Precision of the fit and of the scores.
-    batch_size : int, default=None
-        Users scored per batch by ``predict``, ``recommend``,
-        ``decision_function`` and the ranking scorers; ``None`` picks about
-        64 MiB of scores per batch.  Memory stays bounded for any number of
-        users (``decision_function`` still returns all their scores).
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before fitting and scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    xi : float >= 0 or None, default=None
+        Bound ξ on the self-weights ``diag(B)``: ``None`` (DLAE) leaves them
+        free, ``0`` (EDLAE) forbids them.
+    {item_ids}
+    {top_k}
+    {dtype}
+    {batch_size}
+    {memory_limit}
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``; zero diagonal with ``zero_diagonal=True``.
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item (used by the
-        head/tail scorers).
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+        Item-item weights ``B``; zero diagonal with ``xi=0``.
+    {recommender_attributes}
 
     See Also
     --------
-    RDLAERecommender : Any bound ξ between the two (``xi=None`` is DLAE,
-        ``xi=0`` EDLAE).
+    RDLAERecommender : The same model with the RDLAE authors' defaults.
 
     Notes
     -----
@@ -391,7 +293,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     >>> import numpy as np
     >>> from sklearn_l3ae import DLAERecommender
     >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
-    >>> model = DLAERecommender(reg=1.0, dropout=0.3, zero_diagonal=True).fit(X)
+    >>> model = DLAERecommender(reg=1.0, dropout=0.3, xi=0.0).fit(X)
     >>> np.diagonal(model.coef_)
     array([0., 0., 0., 0.], dtype=float32)
     """
@@ -400,7 +302,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         **_RelaxedLinearAutoencoder._parameter_constraints,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
-        "zero_diagonal": ["boolean"],
+        "xi": [_XI, None],
         "dtype": "no_validation",
     }
 
@@ -409,7 +311,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         reg=1000.0,
         *,
         dropout=0.3,
-        zero_diagonal=False,
+        xi=None,
         item_ids=None,
         top_k=20,
         dtype=np.float32,
@@ -418,7 +320,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     ):
         self.reg = reg
         self.dropout = dropout
-        self.zero_diagonal = zero_diagonal
+        self.xi = xi
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
@@ -426,4 +328,4 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         self.memory_limit = memory_limit
 
     def _dropout_and_xi(self):
-        return self.dropout, 0.0 if self.zero_diagonal else None
+        return self.dropout, self.xi

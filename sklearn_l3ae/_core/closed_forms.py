@@ -1,9 +1,9 @@
 """Closed-form solutions of the linear-autoencoder family as pure functions.
 
-Every formula of the package lives here; estimators validate their inputs,
-call these functions and store the results.  Notation follows Moon, Park & Lee,
-"LLM-Enhanced Linear Autoencoders for Recommendation" (CIKM 2025, L3AE) and
-Steck, "Embarrassingly Shallow Autoencoders" (WWW 2019, EASE):
+Every formula of the package lives here; estimators and solvers validate
+their inputs, call these functions and store the results.  Notation follows
+Moon, Park & Lee, "LLM-Enhanced Linear Autoencoders for Recommendation" (CIKM
+2025, L3AE) and Steck, "Embarrassingly Shallow Autoencoders" (WWW 2019, EASE):
 
 * ``G = XᵀX`` is the item-item Gram matrix of the interactions;
 * ``F`` holds one text embedding per item (rows);
@@ -15,51 +15,18 @@ Steck, "Embarrassingly Shallow Autoencoders" (WWW 2019, EASE):
 * :func:`anisotropy_control_matrix` is the d x d ridge-LAE map that spreads
   item embeddings out.
 
-Memory discipline: the n_items x n_items matrices are updated in place
-(diagonal shifts through ``A.flat[::n + 1]``, column scalings, blockwise
-products), no identity matrix is ever allocated, and a fit holds at most two
-dense n_items x n_items arrays (``C`` and ``G``, the latter becoming ``P`` and
-then ``B`` in the same buffer).  The only dense factorization of an n x n
-matrix is the Cholesky factorization of ``G + Λ_X + λ_E·I``.
+Memory discipline: a fit holds at most two dense n_items x n_items arrays
+(``C`` and ``G``, the latter becoming ``P`` and then ``B`` in the same
+buffer).  The only dense factorization of an n x n matrix is the Cholesky
+factorization of ``G + Λ_X + λ_E·I`` (:func:`~.linalg.spd_inverse_inplace`).
 """
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack, solve_triangular
+from scipy.linalg import cho_factor, cho_solve
 
-# Row blocks of n x n products are sized to hold about this many bytes, so the
-# temporaries of blockwise updates stay small next to the n x n arrays.
-_BLOCK_BYTES = 64 * 2**20
-# Largest order inverted by one LAPACK potrf + potri call; larger matrices are
-# inverted blockwise (see spd_inverse_inplace), by blocks of _INVERSE_BLOCK.
-_LAPACK_MAX_ORDER = 16384
-_INVERSE_BLOCK = 1024
-# Rows of XᵀX per sparse product: small enough for the sparse accumulator to
-# stay in cache, large enough to amortize the per-call overhead.
-_GRAM_ROWS = 256
-
-
-class NotPositiveDefiniteError(LinAlgError):
-    """Raised when a matrix that must be symmetric positive definite is not.
-
-    ``LinAlgError`` derives from ``ValueError``, so callers that catch
-    ``ValueError`` see it too.
-
-    Attributes
-    ----------
-    order : int
-        Order of the leading minor that is not positive definite (1-based,
-        as reported by LAPACK ``potrf``); 0 when the factorization succeeded
-        but the matrix is too ill-conditioned for its precision.
-    """
-
-    def __init__(self, message, order):
-        super().__init__(message)
-        self.order = order
+from .linalg import row_block, spd_inverse_inplace
 
 
 class LowRankCorrelation(NamedTuple):
@@ -73,235 +40,6 @@ class LowRankCorrelation(NamedTuple):
     diagonal: np.ndarray
     left: np.ndarray
     right: np.ndarray
-
-
-def _row_block(n_rows, n_cols, itemsize):
-    return max(1, min(n_rows, _BLOCK_BYTES // max(1, n_cols * itemsize)))
-
-
-def _available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def gram_matrix(X, dtype=np.float32):
-    """Dense item-item Gram matrix ``XᵀX`` of a (sparse) interaction matrix.
-
-    Sparse input is multiplied in small row blocks of the result (no sparse
-    n_items x n_items intermediate), spread over the available cores: SciPy's
-    sparse product releases the GIL.
-
-    Parameters
-    ----------
-    X : {ndarray, sparse matrix} of shape (n_users, n_items)
-    dtype : {np.float32, np.float64}
-
-    Returns
-    -------
-    gram : ndarray of shape (n_items, n_items), C-contiguous
-    """
-    dtype = np.dtype(dtype)
-    if not sparse.issparse(X):
-        X = np.asarray(X, dtype=dtype)
-        return np.ascontiguousarray(X.T @ X)
-    X = sparse.csr_array(X, dtype=dtype)
-    X_items = X.T.tocsr()
-    n_items = X.shape[1]
-    gram = np.empty((n_items, n_items), dtype=dtype)
-
-    def fill(start):
-        stop = min(start + _GRAM_ROWS, n_items)
-        (X_items[start:stop] @ X).toarray(out=gram[start:stop])
-
-    starts = range(0, n_items, _GRAM_ROWS)
-    with ThreadPoolExecutor(max(1, min(_available_cores(), len(starts)))) as pool:
-        list(pool.map(fill, starts))
-    return gram
-
-
-def _symmetrize_from_lower(A, tile=128):
-    """Copy the lower triangle of a square C-ordered array onto its upper one.
-
-    Works tile by tile so that the transposed reads stay in cache.
-    """
-    n = A.shape[0]
-    for row in range(0, n, tile):
-        row_end = min(row + tile, n)
-        diagonal = A[row:row_end, row:row_end]
-        diagonal[...] = np.tril(diagonal) + np.tril(diagonal, -1).T
-        for col in range(row_end, n, tile):
-            col_end = min(col + tile, n)
-            A[row:row_end, col:col_end] = A[col:col_end, row:row_end].T
-
-
-def _blocked_cholesky_inplace(A, block):
-    """``A = L Lᵀ`` in place, ``L`` in the lower triangle of C-ordered ``A``.
-
-    Right-looking, by blocks of ``block``: factor the diagonal block (LAPACK
-    ``potrf`` on a ``block`` x ``block`` copy), solve the panel below it,
-    subtract its outer product from the trailing lower triangle, strip by
-    strip.  The O(n³/3) work is NumPy matrix products; temporaries are
-    O(n·block).  Raises NotPositiveDefiniteError with the order of the
-    failing leading minor, as ``potrf`` does.
-    """
-    n = A.shape[0]
-    potrf = lapack.get_lapack_funcs("potrf", (A,))
-    for k in range(0, n, block):
-        end = min(k + block, n)
-        factor, info = potrf(A[k:end, k:end], lower=1, clean=1)
-        if info > 0:
-            raise NotPositiveDefiniteError(
-                f"The matrix is not positive definite: its leading minor of "
-                f"order {k + info} is not positive (blocked Cholesky).",
-                order=int(k + info),
-            )
-        A[k:end, k:end] = factor
-        if end == n:
-            break
-        # L₂₁ L₁₁ᵀ = A₂₁  ⇔  L₂₁ᵀ = L₁₁⁻¹ A₂₁ᵀ
-        panel = solve_triangular(factor, A[end:, k:end].T, lower=True).T
-        A[end:, k:end] = panel
-        for row in range(end, n, block):
-            row_end = min(row + block, n)
-            A[row:row_end, end:row_end] -= (
-                panel[row - end : row_end - end] @ panel[: row_end - end].T
-            )
-    return A
-
-
-def _blocked_inverse_from_cholesky_inplace(A, block):
-    """``A⁻¹ = L⁻ᵀ L⁻¹`` in place from ``L`` in the lower triangle of ``A``.
-
-    LAPACK ``potri`` by blocks: first ``X = L⁻¹``, block columns from last
-    to first (``X₂₁ = −X₂₂ L₂₁ X₁₁`` with ``X₂₂`` already inverted, LAPACK
-    ``trtri`` on diagonal blocks); then ``Xᵀ X``, block rows from first to
-    last (block row k of the result needs the rows of ``X`` from k on only,
-    so it overwrites block row k of ``X``).  About 2n³/3 flops in NumPy
-    matrix products; the result is left in the lower triangle.
-    """
-    n = A.shape[0]
-    trtri = lapack.get_lapack_funcs("trtri", (A,))
-    starts = range(0, n, block)
-    for k in reversed(starts):
-        end = min(k + block, n)
-        inverse, info = trtri(A[k:end, k:end], lower=1)
-        if info > 0:  # pragma: no cover - a Cholesky factor has no zero pivot
-            raise NotPositiveDefiniteError(
-                "The matrix is singular to working precision (blocked trtri).",
-                order=int(k + info),
-            )
-        inverse = np.tril(inverse)
-        if end < n:
-            below = A[end:, k:end]  # L₂₁; X₂₂ = A[end:, end:] is inverted
-            product = np.empty_like(below)
-            for row in range(end, n, block):
-                row_end = min(row + block, n)
-                strip = slice(row - end, row_end - end)
-                product[strip] = A[row:row_end, end:row] @ below[: row - end]
-                product[strip] += np.tril(A[row:row_end, row:row_end]) @ below[strip]
-            A[end:, k:end] = -(product @ inverse)
-        A[k:end, k:end] = inverse
-    for k in starts:
-        end = min(k + block, n)
-        rows = A[k:end, :end].copy()
-        rows[:, k:end] = np.tril(rows[:, k:end])
-        result = rows[:, k:end].T @ rows
-        if end < n:
-            result += A[end:, k:end].T @ A[end:, :end]
-        A[k:end, :end] = result
-    return A
-
-
-def _one_norm(A):
-    """``‖A‖₁`` of a symmetric matrix (largest row sum), in row blocks."""
-    step = _row_block(A.shape[0], A.shape[1], A.itemsize)
-    return max(
-        float(np.abs(A[start : start + step]).sum(axis=1, dtype=np.float64).max())
-        for start in range(0, A.shape[0], step)
-    )
-
-
-def spd_inverse_inplace(A):
-    """Invert a symmetric positive-definite matrix in place (Cholesky).
-
-    LAPACK ``potrf`` factors ``A`` and ``potri`` forms the inverse from the
-    factor, both in the memory of ``A``; the result is then symmetrized.
-    Above ``_LAPACK_MAX_ORDER`` the same algorithm runs blockwise
-    (:func:`_blocked_cholesky_inplace`,
-    :func:`_blocked_inverse_from_cholesky_inplace`): multithreaded OpenBLAS
-    ``potrf``
-    crashes on large matrices (segfault in ``?syrk_thread``, OpenBLAS issue
-    #2821; here from n ≈ 26 500 with SciPy 1.17's bundled OpenBLAS 0.3.30
-    and two threads).  The blocked version runs at about half LAPACK's
-    speed, hence only above that order.
-
-    Parameters
-    ----------
-    A : ndarray of shape (n, n), float32 or float64, C-contiguous, writeable
-        Symmetric matrix; its content is destroyed.
-
-    Returns
-    -------
-    A_inv : ndarray
-        ``A`` itself, now holding the inverse.
-
-    Raises
-    ------
-    NotPositiveDefiniteError
-        If ``A`` is not (numerically) positive definite, or so
-        ill-conditioned (LAPACK ``pocon`` estimate of the condition number
-        above 1 / eps of the dtype) that its inverse would be noise.  ``A``
-        is then left partially overwritten.
-    """
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"Expected a square matrix, got shape {A.shape}.")
-    if A.dtype not in (np.float32, np.float64):
-        raise TypeError(f"Expected a float32 or float64 matrix, got {A.dtype}.")
-    if not (A.flags.c_contiguous and A.flags.writeable):
-        raise ValueError("Expected a writeable C-contiguous matrix to invert in place.")
-    n = A.shape[0]
-    norm = _one_norm(A)
-    potrf, pocon, potri = lapack.get_lapack_funcs(("potrf", "pocon", "potri"), (A,))
-    # A is symmetric, so its transpose is the same matrix in Fortran order and
-    # LAPACK works on our buffer without a copy.  The upper triangle of the
-    # Fortran view is the lower triangle of A, where both paths leave the
-    # Cholesky factor.
-    fortran_view = A.T
-    if n > _LAPACK_MAX_ORDER:
-        _blocked_cholesky_inplace(A, _INVERSE_BLOCK)
-    else:
-        factor, info = potrf(fortran_view, lower=0, overwrite_a=1, clean=0)
-        if info > 0:
-            raise NotPositiveDefiniteError(
-                f"The matrix is not positive definite: its leading minor of "
-                f"order {info} is not positive (LAPACK potrf).",
-                order=int(info),
-            )
-        if info < 0:  # pragma: no cover - argument error, a bug on our side
-            raise RuntimeError(f"LAPACK potrf rejected argument {-info}.")
-        if not np.shares_memory(factor, A):  # pragma: no cover - f2py contract
-            raise RuntimeError("LAPACK did not work in place.")
-    # The factorization can succeed on a matrix whose inverse has no correct
-    # digit left in this precision: refuse rather than return noise.
-    # (An overflowed matrix has no meaningful condition number: its NaN or
-    # inf weights are reported by the estimators' finite check instead.)
-    rcond, _ = pocon(fortran_view, norm, uplo="U") if np.isfinite(norm) else (1, 0)
-    if not rcond >= np.finfo(A.dtype).eps:
-        raise NotPositiveDefiniteError(
-            f"The matrix is too ill-conditioned for {A.dtype} arithmetic: its "
-            f"estimated condition number {1 / max(rcond, 1e-300):.2g} exceeds "
-            f"1 / eps = {1 / np.finfo(A.dtype).eps:.2g}, so its inverse would "
-            "have no correct digit (LAPACK pocon).",
-            order=0,
-        )
-    if n > _LAPACK_MAX_ORDER:
-        _blocked_inverse_from_cholesky_inplace(A, _INVERSE_BLOCK)
-    else:
-        potri(fortran_view, lower=0, overwrite_c=1)
-    _symmetrize_from_lower(A)
-    return A
 
 
 def semantic_correlation(embeddings, reg, dtype=np.float32):
@@ -508,7 +246,7 @@ def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0):
     if not semantic:
         target = _bounded_diagonal(1.0 - p_diag * penalty, xi)
         return _scaled_solution(P, (1.0 - target) / p_diag, target.astype(P.dtype))
-    step = _row_block(n_items, n_items, P.itemsize)
+    step = row_block(n_items, n_items, P.itemsize)
     if isinstance(correlation, LowRankCorrelation):
         PL = P @ correlation.left.astype(P.dtype)
         right = correlation.right.astype(P.dtype)
@@ -584,18 +322,3 @@ def anisotropy_control_matrix(embeddings, reg):
     V = V[:, ::-1]
     W = (V / np.sqrt(1.0 + eigenvalues / reg)) @ V.T
     return (W + W.T) / 2.0, np.sqrt(eigenvalues)
-
-
-def add_outer_product_inplace(A, factor):
-    """``A += factor @ factor.T`` in place, in row blocks (no n x n temporary).
-
-    Parameters
-    ----------
-    A : ndarray of shape (n, n)
-    factor : ndarray of shape (n, d)
-    """
-    factor = np.asarray(factor, dtype=A.dtype)
-    step = _row_block(A.shape[0], A.shape[1], A.itemsize)
-    for start in range(0, A.shape[0], step):
-        A[start : start + step] += factor[start : start + step] @ factor.T
-    return A

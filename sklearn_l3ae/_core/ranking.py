@@ -1,14 +1,50 @@
-"""Top-k selection and seen-item masking shared by estimators and metrics.
+"""Top-k ranking: seen-item masking, top-k selection, the one batched loop.
+
+Every ranking of the package — ``predict``, ``recommend``,
+``similar_items``, ``score``, the scorers, ``evaluate`` and the metric
+functions given scores — runs through :func:`rank_rows`, with batches sized
+by :func:`batch_rows`.
 
 Tie rule (documented in the user guide and relied upon by the metrics): items
 are ordered by decreasing score, and items with equal scores by increasing
-column index.  Items scored ``-inf`` (already seen) are never returned; when a
-row has fewer than ``k`` finite-or-``+inf`` candidates the remaining positions
-hold ``-1``.
+column index.  Items scored ``-inf`` (already seen, or excluded) are never
+returned; when a row has fewer than ``k`` finite-or-``+inf`` candidates the
+remaining positions hold ``-1`` and the score ``-inf``.
 """
+
+from numbers import Integral
 
 import numpy as np
 from scipy import sparse
+
+# Rows are ranked in batches of about this many bytes of dense scores.
+SCORE_BATCH_BYTES = 64 * 2**20
+
+
+def batch_rows(n_items, itemsize, batch_size=None):
+    """Rows per ranking batch: ``batch_size``, else about 64 MiB of scores.
+
+    Parameters
+    ----------
+    n_items : int
+        Scores per row.
+    itemsize : int
+        Bytes per score.
+    batch_size : int or None
+        An explicit number of rows (a positive int), or None for the rule.
+    """
+    if batch_size is None:
+        return max(1, SCORE_BATCH_BYTES // max(1, n_items * itemsize))
+    if (
+        not isinstance(batch_size, Integral)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive integer (users per scoring batch) "
+            f"or None, got {batch_size!r}."
+        )
+    return int(batch_size)
 
 
 def mask_seen_inplace(scores, X_rows):
@@ -27,14 +63,6 @@ def mask_seen_inplace(scores, X_rows):
     else:
         scores[np.asarray(X_rows) > 0] = -np.inf
     return scores
-
-
-def top_k_indices(scores, k):
-    """Column indices of the ``k`` best scores of each row, best first.
-
-    The indices of :func:`top_k`; see there.
-    """
-    return top_k(scores, k)[0]
 
 
 def top_k(scores, k):
@@ -82,3 +110,41 @@ def top_k(scores, k):
     ranked_scores = np.take_along_axis(candidate_scores, order, axis=1)
     ranked[ranked_scores == -np.inf] = -1
     return ranked, ranked_scores
+
+
+def rank_rows(row_scores, n_rows, n_items, k, *, step, dtype):
+    """The ``k`` best items of every row, best first, in batches of ``step`` rows.
+
+    The single ranking loop of the package: ``row_scores(start, stop)``
+    returns the dense scores of rows ``start:stop`` (a writeable array of
+    shape (stop - start, n_items), ``-inf`` for items that must not be
+    ranked), and only their top ``k`` are kept.
+
+    Parameters
+    ----------
+    row_scores : callable
+        ``row_scores(start, stop) -> ndarray``.
+    n_rows, n_items : int
+    k : int
+        Positions per row, >= 1; positions beyond ``n_items`` are padding.
+    step : int
+        Rows per batch (see :func:`batch_rows`).
+    dtype : numpy dtype
+        Of the returned scores.
+
+    Returns
+    -------
+    items : ndarray of shape (n_rows, k), dtype int64
+        Column indices, ``-1`` in padded slots.
+    scores : ndarray of shape (n_rows, k)
+        Their scores, ``-inf`` in padded slots.
+    """
+    items = np.full((n_rows, k), -1, dtype=np.int64)
+    scores = np.full((n_rows, k), -np.inf, dtype=dtype)
+    kept = min(k, n_items)
+    for start in range(0, n_rows, step):
+        stop = min(start + step, n_rows)
+        items[start:stop, :kept], scores[start:stop, :kept] = top_k(
+            row_scores(start, stop), kept
+        )
+    return items, scores

@@ -1,7 +1,7 @@
 """Item side information (texts or embeddings) of the recommenders that use it.
 
 Item data is constructor data, one entry per column of ``X``; these helpers
-check it against ``X`` and build the default phase-1 estimator.
+check it against ``X``, build the default phase-1 estimator and fit it.
 """
 
 import numpy as np
@@ -9,9 +9,9 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.validation import check_array
 
-from ._closed_form import LowRankCorrelation
-from .semantic_correlation import SemanticCorrelation
-from .sentence_encoder import SentenceEncoder
+from .._core.closed_forms import LowRankCorrelation, dense_correlation
+from .._core.validation import check_float_dtype
+from ..text import SemanticCorrelation, SentenceEncoder
 
 
 def item_data_of(owner, item_texts, item_embeddings, n_items):
@@ -102,3 +102,59 @@ def phase_one_footprint(semantic, item_embeddings, n_items, itemsize):
     )
     side = 0 if dim is None else n_items * dim * (3 * 8 + 2 * itemsize)
     return (0 if structured else 1), side
+
+
+class SemanticCorrelationMixin:
+    """Phase 1 of the models built on a semantic correlation ``C``.
+
+    ``semantic`` is fitted (as a clone) on ``item_texts`` or
+    ``item_embeddings`` and becomes ``semantic_``; phase 1 returns ``C``
+    (structured when it can), or None without item data unless
+    ``_needs_item_data``.
+    """
+
+    _needs_item_data = False
+    # Whether phase 2 uses C in its structured form (else it is made dense).
+    _structured_correlation = True
+
+    def _fit_item_side(self, n_items):
+        owner = type(self).__name__
+        dtype = check_float_dtype(self.dtype)
+        semantic, item_data = phase_one(
+            owner, self.semantic, self.item_texts, self.item_embeddings, n_items, dtype
+        )
+        if semantic is None and self._needs_item_data:
+            raise ValueError(
+                f"{owner} needs item_texts or item_embeddings (one entry per column "
+                "of X): it is built on the semantic correlation of the items."
+            )
+        self.semantic_ = semantic
+        if semantic is None:
+            return None
+        semantic.fit(item_data)
+        correlation = correlation_of(semantic, n_items, dtype)
+        if isinstance(correlation, LowRankCorrelation) and not (
+            self._structured_correlation
+        ):
+            correlation = dense_correlation(correlation, dtype)
+        return correlation
+
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        semantic = getattr(self, "semantic_", None)
+        if semantic is None:
+            return
+        final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+        if not isinstance(final, SemanticCorrelation):
+            raise ValueError(
+                "semantic_ must be a fitted SemanticCorrelation or a Pipeline "
+                f"ending with one, got {type(final).__name__}."
+            )
+        final._check_fitted_state(self.n_features_in_)
+
+    def _phase_one_footprint(self, n_items, itemsize):
+        """``(dense C, side bytes)`` of phase 1 as this model uses it."""
+        extra_square, side_bytes = phase_one_footprint(
+            self.semantic, self.item_embeddings, n_items, itemsize
+        )
+        return bool(extra_square) or not self._structured_correlation, side_bytes

@@ -1,0 +1,41 @@
+"""Solvers of the item-item weights, behind one seam.
+
+Every item-item recommender describes what it wants as an
+:class:`ItemWeightsProblem` and asks a solver for it; the solver plans its
+memory, refuses impossible problems cheaply, solves, and diagnoses its own
+failures from the matrix it actually factorizes.  A new solver (a
+support-constrained sparse one, one on a torch device) is a class with the
+same four methods registered in :data:`SOLVERS`; no estimator's ``fit``
+changes.
+
+Import rule: solvers import the core only.
+"""
+
+from ._dense import DenseSolver, check_finite_weights
+from ._diagnosis import check_in_range
+from ._problem import ItemWeightsProblem
+
+SOLVERS = {DenseSolver.name: DenseSolver()}
+
+
+def select_solver(**options):
+    """The registered solver that accepts the estimator's ``options``.
+
+    ``options`` are the execution parameters of the estimator (none yet for
+    the dense solver, which is the fallback); each solver's ``accepts``
+    says whether it runs with them.
+    """
+    for solver in SOLVERS.values():
+        if solver.accepts(options):
+            return solver
+    raise ValueError(f"No solver runs with {options}.")  # pragma: no cover
+
+
+__all__ = [
+    "SOLVERS",
+    "DenseSolver",
+    "ItemWeightsProblem",
+    "check_finite_weights",
+    "check_in_range",
+    "select_solver",
+]

@@ -1,0 +1,103 @@
+"""The dense solver: one LAPACK Cholesky factorization of ``H`` (SPEC §2)."""
+
+import numpy as np
+from scipy import sparse
+
+from .._core import linalg
+from .._core.closed_forms import l3ae_weights
+from .._core.linalg import (
+    NotPositiveDefiniteError,
+    add_outer_product_inplace,
+    available_cores,
+    gram_matrix,
+)
+from .._core.memory import dense_fit_plan
+from .._core.validation import all_finite
+from ._diagnosis import check_problem, explain_failure
+
+
+def check_finite_weights(coef):
+    """``coef`` if all finite, else a ValueError instead of NaN scores later.
+
+    Overflow in a Gram or embedding product (values near the dtype's
+    limits) can leave NaN or inf in weights whose factorization succeeded.
+    """
+    if not all_finite(coef):
+        raise ValueError(
+            f"The fitted item-item weights contain NaN or inf: the inputs (the "
+            f"interaction values or the item embeddings) or the regularization "
+            f"are too large for {coef.dtype} arithmetic. Rescale them (e.g. "
+            "normalize the embeddings, binarize X) or use dtype=np.float64."
+        )
+    return coef
+
+
+class DenseSolver:
+    """Exact dense weights: ``G = XᵀX (+ EᵀE)`` formed, shifted and inverted in place.
+
+    Holds one n_items x n_items array (``G``, becoming ``P`` and then ``B``),
+    plus a dense ``C`` when phase 1 gives one.
+    """
+
+    name = "dense"
+
+    def accepts(self, options):
+        """The dense solver needs no execution option: it is the default."""
+        return not any(value is not None for value in options.values())
+
+    def check(self, problem):
+        """Refuse, before any dense work, a problem that cannot succeed."""
+        check_problem(problem)
+
+    def plan(self, problem, owner):
+        """The :class:`~sklearn_l3ae._core.memory.FitPlan` of solving ``problem``.
+
+        The dense arrays alive at the peak, the phase-1 side arrays, and the
+        work buffers: row blocks of the products, the blocked inverse's
+        panels above LAPACK's order, and for sparse ``X`` the per-thread
+        Gram row blocks and the transposed copy that
+        :func:`~sklearn_l3ae._core.linalg.gram_matrix` makes.
+        """
+        X = problem.X
+        n_items = problem.n_items
+        dtype = problem.dtype
+        itemsize = dtype.itemsize
+        work = 2 * min(linalg._BLOCK_BYTES, n_items * n_items * itemsize)
+        if n_items > linalg._LAPACK_MAX_ORDER:
+            work += 3 * n_items * linalg._INVERSE_BLOCK * itemsize
+        if sparse.issparse(X):
+            rows = min(linalg._GRAM_ROWS, n_items) * available_cores()
+            work += rows * n_items * (itemsize + 8)
+            work += X.nnz * (itemsize + 4) + (n_items + 1) * 8
+        if problem.extra_rows is not None:
+            work += np.size(problem.extra_rows) * itemsize
+        n_square = 1 + int(problem.dense_correlation) + problem.extra_square
+        return dense_fit_plan(
+            owner,
+            n_items,
+            dtype,
+            n_square=n_square,
+            side_bytes=problem.side_bytes,
+            work_bytes=work,
+        )
+
+    def solve(self, problem):
+        """``B`` of ``problem``; a failed factorization raises a ValueError
+        that names the matrix factorized and the parameters that move it."""
+        try:
+            # Overflow is reported by check_finite_weights as a ValueError.
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                gram = gram_matrix(problem.X, problem.dtype)
+                if problem.extra_rows is not None:
+                    add_outer_product_inplace(gram, problem.extra_rows.T)
+                coef = l3ae_weights(
+                    gram,
+                    problem.reg,
+                    problem.reg_E,
+                    problem.correlation,
+                    dropout=problem.dropout,
+                    xi=problem.xi,
+                )
+        except NotPositiveDefiniteError as exc:
+            raise ValueError(explain_failure(problem)) from exc
+        return check_finite_weights(coef)

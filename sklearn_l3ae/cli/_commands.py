@@ -1,0 +1,316 @@
+"""The commands ``fit``, ``recommend`` and ``evaluate``."""
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from scipy import sparse
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from .. import load, save
+from ..datasets import load_folder
+from ..metrics import evaluate
+from ..metrics._evaluate import _format_table
+from ..model_selection import random_holdout_split
+from ..persistence import check_save_path
+from ..recommenders import EASERecommender, L3AERecommender
+from ..text import SemanticCorrelation, SentenceEncoder
+from ..text._models import DEFAULT_MODEL
+
+PROG = "sklearn-l3ae"
+# The estimators' own defaults (for L3AE, the paper's best region).
+DEFAULTS = {
+    "reg_X": L3AERecommender().reg_X,
+    "reg_E": L3AERecommender().reg_E,
+    "semantic_reg": SemanticCorrelation().reg,
+    "ease_reg": EASERecommender().reg,
+}
+_EVALUATION_KS = (10, 20)
+
+
+class CommandError(Exception):
+    """A bad input the user can fix; reported as one line, no traceback."""
+
+
+def _progress(message):
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _step(message):
+    """Announce a long step on stderr and report its duration."""
+    _progress(f"{message} ...")
+    start = time.perf_counter()
+    yield
+    _progress(f"{message}: done in {time.perf_counter() - start:.1f} s")
+
+
+# ---------------------------------------------------------------- building
+
+
+def _load_data(folder, k_core, *, include_cold_items=False):
+    with _step(f"loading {folder}"):
+        data = load_folder(folder, k_core=k_core, include_cold_items=include_cold_items)
+    n_users, n_items = data.X.shape
+    _progress(f"{n_users} users, {n_items} items, {data.X.nnz} interactions")
+    return data
+
+
+def _l3ae(data, *, encoder, reg_X, reg_E, semantic_reg, dtype, memory_limit="auto"):
+    semantic = make_pipeline(
+        SentenceEncoder(model=encoder, show_progress_bar=True),
+        SemanticCorrelation(reg=semantic_reg, dtype=dtype),
+    )
+    return L3AERecommender(
+        semantic,
+        item_texts=list(data.item_texts),
+        reg_X=reg_X,
+        reg_E=reg_E,
+        dtype=dtype,
+        item_ids=data.item_ids,
+        memory_limit=memory_limit,
+    )
+
+
+def _fit(model, X, name):
+    # L3AE's fit encodes the item texts first (sentence-transformers shows a
+    # progress bar over the batches), then solves both phases.
+    n_users, n_items = X.shape
+    with _step(f"fitting {name} on {n_users} users x {n_items} items"):
+        return model.fit(X)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_fit(args):
+    check_save_path(args.model)  # before the long encode and fit
+    dtype = np.dtype(args.dtype).type
+    data = _load_data(
+        args.data, args.k_core, include_cold_items=args.include_cold_items
+    )
+    model = _l3ae(
+        data,
+        encoder=args.encoder,
+        reg_X=args.reg_X,
+        reg_E=args.reg_E,
+        semantic_reg=args.semantic_reg,
+        dtype=dtype,
+        memory_limit=args.memory_limit,
+    )
+    _fit(model, data.X, "L3AE")
+    X = sparse.csr_array(data.X)
+    extras = {
+        "X": X,
+        "user_ids": np.asarray(data.user_ids, dtype=str),
+        "item_titles": np.asarray(data.item_titles, dtype=str),
+    }
+    with _step(f"saving {args.model}"):
+        save(model, args.model, extras=extras)
+    print(
+        f"Saved L3AE (reg_X={args.reg_X:g}, reg_E={args.reg_E:g}, "
+        f"semantic reg={args.semantic_reg:g}) on {X.shape[0]} users x "
+        f"{X.shape[1]} items to {args.model}"
+    )
+    return 0
+
+
+# The training data a model file of `fit` holds besides the model: the
+# interactions (a sparse matrix, which sklearn_l3ae.save stores as such and
+# checks on load), the user ids of its rows and the item titles of its
+# columns.
+_NEEDED_EXTRAS = ("X", "user_ids")
+
+
+def _load_model(path):
+    if not os.path.isfile(path):
+        raise CommandError(f"no model file {path}")
+    model, extras = load(path, return_extras=True)
+    missing = [name for name in _NEEDED_EXTRAS if name not in extras]
+    if missing:
+        raise CommandError(
+            f"{path} holds a model but not the training data the CLI stores with "
+            f"it (missing {', '.join(missing)}); write it with `{PROG} fit`"
+        )
+    _check_training_data(path, model, extras)
+    return model, extras
+
+
+def _check_training_data(path, model, extras):
+    """Refuse stored training data that does not fit the model or itself."""
+    n_items = model.n_features_in_
+    X, user_ids = extras["X"], extras["user_ids"]
+    titles = extras.get("item_titles")
+    problems = []
+    if not sparse.issparse(X) or X.shape[1] != n_items:
+        problems.append(
+            f"X is a {type(X).__name__} of shape {np.shape(X)}, expected a sparse "
+            f"matrix with {n_items} columns"
+        )
+    elif X.dtype.kind not in "biuf":
+        problems.append(f"X holds {X.dtype}, expected numbers")
+    elif not np.isfinite(X.data).all():
+        problems.append("X holds NaN or inf, expected interaction values")
+    elif user_ids.shape != (X.shape[0],):
+        problems.append(
+            f"user_ids has shape {user_ids.shape}, expected ({X.shape[0]},)"
+        )
+    if titles is not None and titles.shape != (n_items,):
+        problems.append(f"item_titles has shape {titles.shape}, expected ({n_items},)")
+    if problems:
+        raise CommandError(
+            f"{path}: the training data stored with the model is corrupt: "
+            + "; ".join(problems)
+        )
+
+
+def _user_row(extras, user):
+    user_ids = extras["user_ids"]
+    matches = np.flatnonzero(user_ids == user)
+    if not len(matches):
+        examples = ", ".join(repr(str(u)) for u in user_ids[:3])
+        raise CommandError(
+            f"unknown user id {user!r}: the model knows {len(user_ids)} users "
+            f"({examples}, ...)"
+        )
+    return extras["X"][matches[:1]]
+
+
+def cmd_recommend(args):
+    model, extras = _load_model(args.model)
+    history = _user_row(extras, args.user)
+    titles = extras.get("item_titles")
+    item_ids = getattr(model, "item_ids_", None)
+    # Item-item models explain a score exactly; factor models cannot.
+    n_reasons = args.explain if hasattr(model, "explain") else 0
+    # Slots beyond the catalog would be padding, dropped below anyway.
+    n = min(args.n, model.n_features_in_)
+    items, scores = model.recommend(history, n=n, as_labels=False)
+    items, scores = items[0], scores[0]
+    kept = items >= 0
+    items, scores = items[kept], scores[kept]
+
+    def label(i):
+        return str(item_ids[i]) if item_ids is not None else str(i)
+
+    def title(i):
+        return "" if titles is None else str(titles[i])
+
+    print(
+        f"Top {len(items)} for user {args.user} "
+        f"({history.nnz} items in the training history):"
+    )
+    id_width = max([len("item"), *(len(label(i)) for i in items)])
+    print(f"{'rank':>4}  {'item':<{id_width}}  {'score':>8}  title")
+    for rank, (item, score) in enumerate(zip(items, scores, strict=True), start=1):
+        print(f"{rank:>4}  {label(item):<{id_width}}  {score:>8.4f}  {title(item)}")
+        if n_reasons:
+            sources, contributions = model.explain(
+                history, item, n=n_reasons, as_labels=False
+            )
+            because = ", ".join(
+                f"{title(j) or label(j)} ({c:+.3f})"
+                for j, c in zip(sources, contributions, strict=True)
+            )
+            print(f"{'':>4}  {'':<{id_width}}  {'':>8}  because of: {because}")
+    return 0
+
+
+def _side_by_side(reports):
+    """One table: a row per (item subset, metric), a column per (model, k)."""
+    names = list(reports)
+    first = reports[names[0]]
+    rows = list(dict.fromkeys((r["item_subset"], r["metric"]) for r in first.records))
+    header = ["items", "users", "metric"]
+    header += [f"{name}@{k}" for k in _EVALUATION_KS for name in names]
+    table = [header]
+    for subset, metric in rows:
+        table.append(
+            [subset, str(first.n_users(subset)), metric]
+            + [
+                f"{reports[name].score(metric, k, subset):.4f}"
+                for k in _EVALUATION_KS
+                for name in names
+            ]
+        )
+    return _format_table(table, left=(0, 2))  # names left, numbers right
+
+
+def _evaluation_setting(args):
+    """Regularization and encoder from the command line or the model file."""
+    setting = {
+        "encoder": args.encoder,
+        "reg_X": args.reg_X,
+        "reg_E": args.reg_E,
+        "semantic_reg": args.semantic_reg,
+        "dtype": args.dtype,
+    }
+    defaults = {**DEFAULTS, "encoder": DEFAULT_MODEL, "dtype": "float32"}
+    if args.model is None:
+        return {k: defaults[k] if v is None else v for k, v in setting.items()}
+    model, _ = _load_model(args.model)
+    if not isinstance(model, L3AERecommender):
+        raise CommandError(
+            f"{args.model} is not an L3AE model file ({type(model).__name__}); "
+            f"evaluate --model takes its settings from a model file of `{PROG} fit`"
+        )
+    from_file = {
+        "reg_X": model.reg_X,
+        "reg_E": model.reg_E,
+        "dtype": np.dtype(model.dtype).name,
+    }
+    semantic = model.semantic
+    steps = [s for _, s in semantic.steps] if isinstance(semantic, Pipeline) else []
+    for step in steps or [semantic]:
+        if isinstance(step, SentenceEncoder):
+            from_file["encoder"] = step.model
+        elif isinstance(step, SemanticCorrelation):
+            from_file["semantic_reg"] = step.reg
+    return {
+        k: (v if v is not None else from_file.get(k, defaults[k]))
+        for k, v in setting.items()
+    }
+
+
+def cmd_evaluate(args):
+    setting = _evaluation_setting(args)
+    dtype = np.dtype(setting["dtype"]).type
+    k_core = 5 if args.k_core is None else args.k_core
+    data = _load_data(args.data, k_core or None)
+    train, val, test = random_holdout_split(
+        data.X, (0.8, 0.1, 0.1), random_state=args.seed
+    )
+    # The paper's final protocol: refit on train + validation, test on test.
+    fit_on = sparse.csr_array(train + val)
+    models = {
+        "EASE": EASERecommender(
+            reg=args.ease_reg, dtype=dtype, memory_limit=args.memory_limit
+        ),
+        "L3AE": _l3ae(
+            data,
+            encoder=setting["encoder"],
+            reg_X=setting["reg_X"],
+            reg_E=setting["reg_E"],
+            semantic_reg=setting["semantic_reg"],
+            dtype=dtype,
+            memory_limit=args.memory_limit,
+        ),
+    }
+    reports = {}
+    for name, model in models.items():
+        _fit(model, fit_on, name)
+        reports[name] = evaluate(model, fit_on, test, ks=_EVALUATION_KS)
+    core = f"{k_core}-core" if k_core else "no k-core"
+    print(
+        f"{data.name}: {data.X.shape[0]} users, {data.X.shape[1]} items ({core}), "
+        f"random 8:1:1 split per user (seed {args.seed}), fit on train + "
+        f"validation, scored on test"
+    )
+    print(
+        f"EASE reg={args.ease_reg:g}; L3AE reg_X={setting['reg_X']:g}, "
+        f"reg_E={setting['reg_E']:g}, semantic reg={setting['semantic_reg']:g}"
+    )
+    print(_side_by_side(reports))
+    return 0

@@ -1,0 +1,81 @@
+"""Documentation shared by the recommenders, written once.
+
+A class docstring names a shared block on a line of its own, ``{item_ids}``,
+indented as the block should be; :func:`fill_doc` replaces the line with the
+block.  Only whole-line names are replaced, so numpydoc type specs such as
+``{array-like, sparse matrix}`` are left alone.
+"""
+
+import re
+import textwrap
+
+_BLOCKS = {
+    # ---------------------------------------------------------- parameters
+    "semantic": """\
+semantic : estimator or Pipeline, default=None
+    Phase 1, fitted (as a clone) on ``item_texts`` or ``item_embeddings``;
+    its last step must expose ``coef_`` of shape (n_items, n_items), the
+    semantic correlation ``C``.  ``None`` picks
+    ``make_pipeline(SentenceEncoder(), SemanticCorrelation())`` for texts
+    and ``SemanticCorrelation()`` for embeddings.  Pass it explicitly to
+    tune its parameters (``semantic__...``) in a search.""",
+    "item_texts": """\
+item_texts : sequence of str, default=None
+    One text per item column of ``X``.""",
+    "item_embeddings": """\
+item_embeddings : array-like of shape (n_items, d), default=None
+    One embedding per item column of ``X``.""",
+    "item_ids": """\
+item_ids : array-like of shape (n_items,), default=None
+    One label (str or int, unique) per item column of ``X``: the items that
+    :meth:`predict`, :meth:`recommend` (and the item-item models'
+    ``similar_items`` and ``explain``) take and return.  ``None`` uses the
+    column names of a DataFrame ``X``, if any, else column indices.""",
+    "top_k": """\
+top_k : int, default=20
+    Number of items returned by :meth:`predict` and ranked by :meth:`score`.""",
+    "dtype": """\
+dtype : {np.float32, np.float64}, default=np.float32
+    Precision of the fit and of the scores.""",
+    "batch_size": """\
+batch_size : int, default=None
+    Users scored per batch by ``predict``, ``recommend``,
+    ``decision_function``, the ranking scorers and ``evaluate``; ``None``
+    picks about 64 MiB of scores per batch.  Memory stays bounded for any
+    number of users (``decision_function`` still returns all their scores).""",
+    "memory_limit": """\
+memory_limit : "auto", int or None, default="auto"
+    Memory budget in bytes, checked before fitting and scoring: beyond it a
+    :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+    allocated.  ``"auto"`` is the memory available at that moment (the
+    kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+    check.""",
+    # ---------------------------------------------------------- attributes
+    "semantic_": """\
+semantic_ : estimator or None
+    The fitted clone of ``semantic`` (``None`` without item data).""",
+    "recommender_attributes": """\
+item_popularity_ : ndarray of shape (n_items,)
+    Number of training users who interacted with each item (used by the
+    head/tail scorers).
+item_ids_ : ndarray of shape (n_items,) or None
+    The item labels: ``item_ids``, else the DataFrame column names of
+    ``X``, else ``None`` (items are column indices).
+n_features_in_ : int
+    Number of items.
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    Item names, when ``X`` is a DataFrame with string column names.""",
+}
+
+_PLACEHOLDER = re.compile(r"^( *)\{(\w+)\}$", flags=re.MULTILINE)
+
+
+def fill_doc(obj):
+    """Replace the ``{name}`` lines of ``obj.__doc__`` with the shared blocks."""
+
+    def block(match):
+        indent, name = match.groups()
+        return textwrap.indent(_BLOCKS[name], indent)
+
+    obj.__doc__ = _PLACEHOLDER.sub(block, obj.__doc__)
+    return obj

@@ -1,0 +1,238 @@
+"""Item-item recommenders: scores ``X @ coef_``, neighbours and explanations."""
+
+import numpy as np
+from scipy import sparse
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from .._core.closed_forms import LowRankCorrelation
+from .._core.ranking import rank_rows
+from .._core.validation import check_k, ndim_or_none
+from .._solvers import select_solver
+from ._base import BaseRecommender, check_state_array
+
+
+class ItemItemRecommender(BaseRecommender):
+    """Base class: fitted item-item weights ``coef_`` and scores ``X @ coef_``.
+
+    ``coef_`` (n_items, n_items) is a dense array or a scipy sparse matrix;
+    ``coef_[j, i]`` is the weight with which history item ``j`` scores item
+    ``i``.  Subclasses implement ``_fit`` and set it.
+    """
+
+    def _scores_dtype(self):
+        return np.dtype(self.coef_.dtype)
+
+    def _raw_scores(self, X_batch):
+        scores = X_batch @ self.coef_
+        return scores.toarray() if sparse.issparse(scores) else scores
+
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        n_items = self.n_features_in_
+        check_state_array("coef_", self, (n_items, n_items))
+
+    def _weight_rows(self, rows):
+        """Rows ``rows`` of ``coef_`` as a new dense array."""
+        block = self.coef_[rows]
+        block = block.toarray() if sparse.issparse(block) else block
+        return np.array(block, dtype=self._scores_dtype())
+
+    def similar_items(self, items, n=10, *, source="weights", as_labels=None):
+        """The items most related to each given item, with their scores.
+
+        The items of ``items[q]`` are those recommended to a user whose
+        history is that item alone: row ``i`` of ``coef_`` (``B``),
+        excluding ``i`` itself, best first.  With ``source="semantic"`` the
+        row of the semantic correlation ``C`` is used instead: neighbours by
+        text alone.  Only the needed rows of ``C`` are formed, never the
+        dense n_items x n_items matrix.
+
+        Parameters
+        ----------
+        items : item or array-like of items
+            Labels, or column indices (see ``as_labels``).
+        n : int, default=10
+            Number of neighbours per item.
+        source : {"weights", "semantic"}, default="weights"
+            ``"weights"``: the fitted ``B``.  ``"semantic"``: ``C``, for
+            models fitted with item texts or embeddings and a semantic
+            correlation (L3AE, the semantic and additive EASE baselines).
+        as_labels : bool, default=None
+            Items in and out are labels (``item_ids_``) if True, column
+            indices if False; ``None`` means labels when the model knows them.
+
+        Returns
+        -------
+        neighbours : ndarray of shape (n,) for one item, (n_queries, n) else
+            Best first; ``-1`` (``""`` for str labels) when fewer remain.
+        scores : ndarray of the same shape
+            ``B[i, j]`` (or ``C[i, j]``); ``-inf`` in the padded slots.
+        """
+        check_is_fitted(self)
+        n = check_k(n, "n")
+        if source not in ("weights", "semantic"):
+            raise ValueError(f"source must be 'weights' or 'semantic', got {source!r}.")
+        labels = self._labels(as_labels)
+        queries = self._item_indices(items, labels, "items")
+        rows_of = self._weight_rows if source == "weights" else self._semantic_rows
+        flat = queries.reshape(-1)
+        self._check_scoring_memory(
+            len(flat), full_output=False, n_out=n, what="query items"
+        )
+
+        def row_scores(start, stop):
+            block = flat[start:stop]
+            scores = rows_of(block)
+            scores[np.arange(len(block)), block] = -np.inf
+            return scores
+
+        neighbours, scores = rank_rows(
+            row_scores,
+            len(flat),
+            self.n_features_in_,
+            n,
+            step=self._batch_rows(),
+            dtype=self._scores_dtype(),
+        )
+        neighbours = self._labelled(neighbours, labels)
+        if queries.ndim == 0:
+            return neighbours[0], scores[0]
+        return neighbours, scores
+
+    def _semantic_rows(self, rows):
+        """Rows ``rows`` of the semantic correlation ``C`` of the fitted model."""
+        semantic = getattr(self, "semantic_", None)
+        final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+        factors = getattr(final, "correlation_factors_", None)
+        dtype = self._scores_dtype()
+        if isinstance(factors, LowRankCorrelation):
+            # The rows of dense_correlation's left @ right.T, O(len(rows)·n·d).
+            return factors.left[rows].astype(dtype) @ factors.right.astype(dtype).T
+        if getattr(final, "coef_", None) is None:
+            raise ValueError(
+                f"source='semantic' needs a semantic correlation C, which this "
+                f"{type(self).__name__} has only when it is fitted with "
+                "item_texts or item_embeddings and a phase 1 ending with a "
+                "semantic correlation (L3AERecommender and the semantic and "
+                "additive EASE baselines)."
+            )
+        return np.array(final.coef_[rows], dtype=dtype)
+
+    def explain(self, user_row, item, n=None, *, as_labels=None):
+        """Why ``item`` scores what it does for one user: its history's shares.
+
+        The score of item ``i`` for user ``u`` is ``x_u B[:, i] = Σ_j x_uj ·
+        B[j, i]`` over the items ``j`` of the user's history: each term is an
+        exact contribution, not a heuristic.  Together they sum to
+        ``decision_function(user_row)[0, i]``.
+
+        Parameters
+        ----------
+        user_row : {array-like, sparse matrix} of shape (n_items,) or (1, n_items)
+            The user's interactions.
+        item : item
+            The item to explain: a label or a column index (see
+            ``as_labels``); not in the user's history.
+        n : int, default=None
+            Keep the ``n`` largest contributions; ``None`` keeps all.
+        as_labels : bool, default=None
+            Items in and out are labels (``item_ids_``) if True, column
+            indices if False; ``None`` means labels when the model knows them.
+
+        Returns
+        -------
+        history_items : ndarray of shape (n_contributions,)
+            Items of the user's history (``x_uj > 0``), by decreasing
+            contribution (ties by increasing index).
+        contributions : ndarray of shape (n_contributions,)
+            ``x_uj · B[j, i]`` for each of them.
+
+        Raises
+        ------
+        ValueError
+            If ``item`` is unknown or out of range, or in the user's history
+            (it is masked from the recommendations, so there is no score to
+            explain), or ``user_row`` is not one row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_l3ae import EASERecommender
+        >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 1, 0]])
+        >>> model = EASERecommender(reg=1.0, dtype=np.float64).fit(X)
+        >>> user = [1, 0, 3, 0]  # item 2 weighs three times item 0
+        >>> model.decision_function([user]).round(2)
+        array([[-inf,  1.6, -inf,  1. ]])
+        >>> items, contributions = model.explain(user, 1)
+        >>> items, contributions.round(2)
+        (array([2, 0]), array([1.2, 0.4]))
+        """
+        check_is_fitted(self)
+        if n is not None:
+            n = check_k(n, "n")
+        labels = self._labels(as_labels)
+        if not sparse.issparse(user_row) and ndim_or_none(user_row) == 1:
+            user_row = np.asarray(user_row).reshape(1, -1)
+        X = self._validate_interactions(
+            user_row, reset=False, dtype=self._scores_dtype()
+        )
+        if X.shape[0] != 1:
+            raise ValueError(
+                f"explain takes one user's interactions, got {X.shape[0]} rows."
+            )
+        target = self._item_indices(item, labels, "item")
+        if target.ndim != 0:
+            raise ValueError("explain takes a single item, not a sequence.")
+        target = int(target)
+        if sparse.issparse(X):
+            row = sparse.csr_array(X)
+            row.sum_duplicates()
+            positive = row.data > 0
+            history = row.indices[positive].astype(np.int64)
+            weights = row.data[positive]
+        else:
+            history = np.flatnonzero(X[0] > 0)
+            weights = X[0, history]
+        if target in history:
+            raise ValueError(
+                f"item {item!r} is in the user's history: it is masked (scored "
+                "-inf) and never recommended, so there is no score to explain."
+            )
+        column = self.coef_[history, target]
+        if sparse.issparse(column):  # pragma: no cover - scipy returns dense
+            column = column.toarray()
+        contributions = weights * np.asarray(column, dtype=self._scores_dtype()).ravel()
+        order = np.argsort(-contributions, kind="stable")[:n]
+        return self._labelled(history[order], labels), contributions[order]
+
+
+class SolvedItemItemRecommender(ItemItemRecommender):
+    """Item-item models whose weights an ``ItemWeightsProblem`` defines.
+
+    A subclass says what its problem is (``_problem``) and, if it keeps
+    more than the solver's weights, how (``_fit_weights``); the solver plans
+    the memory, refuses impossible problems, solves, and explains failures.
+    """
+
+    def _problem(self, X, item_side):
+        """The ``ItemWeightsProblem`` of ``X``; ``item_side`` is None before phase 1."""
+        raise NotImplementedError
+
+    def _solver(self):
+        return select_solver()
+
+    def _plan_fit(self, X):
+        problem = self._problem(X, None)
+        solver = self._solver()
+        solver.check(problem)
+        return solver.plan(problem, type(self).__name__)
+
+    def _fit(self, X, item_side):
+        self.coef_ = self._solve(self._problem(X, item_side))
+
+    def _solve(self, problem):
+        """Check (again: phase 1 may have filled the problem in) and solve."""
+        solver = self._solver()
+        solver.check(problem)
+        return solver.solve(problem)
