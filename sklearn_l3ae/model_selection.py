@@ -38,7 +38,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from ._core.validation import check_storable, entry_positions
+from ._core.validation import check_storable, entry_positions, float_vector_or_none
 
 
 def _check_interactions(X):
@@ -58,13 +58,9 @@ def _like_input(matrices, X):
 
 
 def _check_fractions(fractions):
-    try:
-        values = np.asarray(fractions, dtype=np.float64)
-    except (TypeError, ValueError):  # not numbers, or ragged
-        values = None
+    values = float_vector_or_none(fractions)
     if (
         values is None
-        or values.ndim != 1
         or values.size not in (2, 3)
         or not (values > 0).all()
         or not np.isclose(values.sum(), 1.0)

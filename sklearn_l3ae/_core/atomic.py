@@ -121,3 +121,31 @@ def atomic_fit(fit):
             raise
 
     return wrapper
+
+
+class AtomicFitTransformMixin:
+    """``fit_transform`` as one atomic step, for transformers with ``atomic_fit``.
+
+    Put it before ``TransformerMixin`` in the bases.
+    """
+
+    @atomic_fit
+    def fit_transform(self, X, y=None):
+        """Fit, then transform ``X``; if either step fails, nothing changes.
+
+        The same result as ``fit(X).transform(X)``, except that a failing or
+        interrupted ``transform`` also leaves the estimator as it was before
+        the call (see :ref:`failures`).
+
+        Parameters
+        ----------
+        X : the input of ``fit``
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_new : ndarray
+            ``transform(X)``.
+        """
+        return self.fit(X, y).transform(X)

@@ -10,6 +10,19 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 
+def float_vector_or_none(values):
+    """``values`` as a 1-D float64 array, or None if they are not one.
+
+    None for values NumPy cannot turn into numbers (or a ragged sequence)
+    and for any other number of dimensions than 1: callers say why.
+    """
+    try:
+        vector = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):  # not numbers, or ragged
+        return None
+    return vector if vector.ndim == 1 else None
+
+
 def check_float_dtype(dtype, name="dtype"):
     """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise."""
     try:

@@ -129,12 +129,7 @@ class ALSRecommender(_FactorRecommender):
     random_state : int, RandomState instance or None, default=None
         Seed of the factor initialization.
     {batch_size}
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {memory_limit_scoring}
 
     Attributes
     ----------
@@ -277,12 +272,7 @@ class BPRRecommender(_FactorRecommender):
     random_state : int, RandomState instance or None, default=None
         Seed of the initialization and of the sampled triples.
     {batch_size}
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {memory_limit_scoring}
 
     Attributes
     ----------
@@ -420,12 +410,7 @@ class ItemKNNRecommender(_ImplicitFit, ItemItemRecommender):
     n_jobs : int, default=None
         Threads used by `implicit` (``None`` or negative: all cores).
     {batch_size}
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {memory_limit_scoring}
 
     Attributes
     ----------

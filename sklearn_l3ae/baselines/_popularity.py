@@ -19,24 +19,12 @@ class PopularityRecommender(BaseRecommender):
     {item_ids}
     {top_k}
     {batch_size}
-    memory_limit : "auto", int or None, default="auto"
-        Memory budget in bytes, checked before scoring: beyond it a
-        :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
-        allocated.  ``"auto"`` is the memory available at that moment (the
-        kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
-        check.
+    {memory_limit_scoring}
 
     Attributes
     ----------
-    item_popularity_ : ndarray of shape (n_items,)
-        Number of training users who interacted with each item (the scores).
-    item_ids_ : ndarray of shape (n_items,) or None
-        The item labels: ``item_ids``, else the DataFrame column names of
-        ``X``, else ``None`` (items are column indices).
-    n_features_in_ : int
-        Number of items.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Item names, when ``X`` is a DataFrame with string column names.
+    {recommender_attributes}
+        The popularity is the score of every item.
 
     See Also
     --------

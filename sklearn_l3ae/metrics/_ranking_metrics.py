@@ -8,7 +8,12 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from .._core.ranking import batch_rows, mask_seen_inplace, rank_rows
-from .._core.validation import check_k, check_storable, entry_positions
+from .._core.validation import (
+    check_k,
+    check_storable,
+    entry_positions,
+    float_vector_or_none,
+)
 
 
 def _recall(hits, n_relevant):
@@ -569,13 +574,9 @@ def head_item_mask(item_popularity, head_fraction=0.2):
     >>> head_item_mask([5, 9, 9, 1, 0], head_fraction=0.4)
     array([False,  True,  True, False, False])
     """
-    try:
-        popularity = np.asarray(item_popularity, dtype=np.float64)
-    except (TypeError, ValueError):  # not numbers, or ragged
-        popularity = None
+    popularity = float_vector_or_none(item_popularity)
     if (
         popularity is None
-        or popularity.ndim != 1
         or not np.isfinite(popularity).all()
         or (popularity < 0).any()
     ):

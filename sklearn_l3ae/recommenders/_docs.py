@@ -50,6 +50,13 @@ memory_limit : "auto", int or None, default="auto"
     allocated.  ``"auto"`` is the memory available at that moment (the
     kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
     check.""",
+    "memory_limit_scoring": """\
+memory_limit : "auto", int or None, default="auto"
+    Memory budget in bytes, checked before scoring: beyond it a
+    :class:`~sklearn_l3ae.MemoryLimitError` says so before anything is
+    allocated.  ``"auto"`` is the memory available at that moment (the
+    kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
+    check.""",
     # ---------------------------------------------------------- attributes
     "semantic_": """\
 semantic_ : estimator or None
@@ -68,6 +75,13 @@ feature_names_in_ : ndarray of shape (`n_features_in_`,)
 }
 
 _PLACEHOLDER = re.compile(r"^( *)\{(\w+)\}$", flags=re.MULTILINE)
+
+
+# The parameters every linear-autoencoder recommender ends its signature with.
+_BLOCKS["recommender_parameters"] = "\n".join(
+    _BLOCKS[name]
+    for name in ("item_ids", "top_k", "dtype", "batch_size", "memory_limit")
+)
 
 
 def fill_doc(obj):

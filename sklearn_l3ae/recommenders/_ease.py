@@ -27,11 +27,7 @@ class EASERecommender(SolvedItemItemRecommender):
         L2 regularization λ.  ``XᵀX + λI`` must be positive definite: any
         ``λ > 0`` in exact arithmetic; a tiny λ can still fail numerically in
         float32 (the error then says so).
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------

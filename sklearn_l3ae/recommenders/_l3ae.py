@@ -53,7 +53,6 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
     {item_embeddings}
         With neither ``item_texts`` nor ``item_embeddings`` the model is
         EASE with λ = ``reg_X + reg_E``.
-    {item_ids}
     reg_X : float, default=-50.0
         λ_X, the L2 weight on ``B``.  May be negative: only
         ``XᵀX + (reg_X + reg_E)·I`` must be positive definite.
@@ -67,10 +66,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         Bound ξ on the self-weights, ``|diag(B)| ≤ ξ``.  0 is the paper's
         ``diag(B) = 0``; ``None`` drops the constraint.  With
         ``dropout=p`` and ``reg_E=0`` this is RDLAE (RLAE for ``p=0``).
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------
@@ -142,11 +138,11 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         *,
         item_texts=None,
         item_embeddings=None,
-        item_ids=None,
         reg_X=-50.0,
         reg_E=150.0,
         dropout=0.0,
         xi=0.0,
+        item_ids=None,
         top_k=20,
         dtype=np.float32,
         batch_size=None,
@@ -155,11 +151,11 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         self.semantic = semantic
         self.item_texts = item_texts
         self.item_embeddings = item_embeddings
-        self.item_ids = item_ids
         self.reg_X = reg_X
         self.reg_E = reg_E
         self.dropout = dropout
         self.xi = xi
+        self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
         self.batch_size = batch_size

@@ -79,11 +79,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Dropout probability ``p``.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` for none.
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------
@@ -173,11 +169,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         λ.  ``XᵀX + λI`` must be positive definite.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` for none.
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------
@@ -262,11 +254,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     xi : float >= 0 or None, default=None
         Bound ξ on the self-weights ``diag(B)``: ``None`` (DLAE) leaves them
         free, ``0`` (EDLAE) forbids them.
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------

@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .._core.atomic import atomic_fit
+from .._core.atomic import AtomicFitTransformMixin, atomic_fit
 from .._core.closed_forms import anisotropy_control_matrix
 
 
@@ -60,7 +60,9 @@ def mean_cosine_similarity(X):
     )
 
 
-class AnisotropyControl(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class AnisotropyControl(
+    AtomicFitTransformMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Spread item embeddings out with a closed-form ridge linear autoencoder.
 
     Sentence embeddings are anisotropic: most item vectors point into a narrow
@@ -178,26 +180,6 @@ class AnisotropyControl(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             F, self.reg
         )
         return self
-
-    @atomic_fit
-    def fit_transform(self, X, y=None):
-        """Fit, then transform ``X``; if either step fails, nothing changes.
-
-        The same result as ``fit(X).transform(X)``, except that a failing or
-        interrupted ``transform`` also leaves the estimator as it was before
-        the call (see :ref:`failures`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_items, d)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_items, d)
-        """
-        return self.fit(X, y).transform(X)
 
     def transform(self, X):
         """Map embeddings to ``X W``.

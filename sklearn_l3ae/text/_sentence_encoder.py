@@ -19,7 +19,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.atomic import atomic_fit
+from .._core.atomic import AtomicFitTransformMixin, atomic_fit
 from ._embedding_cache import DiskEmbeddingCache, MemoryEmbeddingCache, text_digest
 from ._models import DEFAULT_MODEL, load_model, model_fingerprint, model_token
 
@@ -108,7 +108,12 @@ def _check_texts(X):
     return [text if type(text) is str else str(text) for text in texts]
 
 
-class SentenceEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SentenceEncoder(
+    AtomicFitTransformMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+):
     """Encode texts into dense embeddings with a sentence-transformers model.
 
     The first step of L3AE's phase 1: one text per item in, one embedding per
@@ -288,26 +293,6 @@ class SentenceEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             dim = self._encode(model, texts[:1], dim=None).shape[1]
         self.embedding_dim_ = int(dim)
         return self
-
-    @atomic_fit
-    def fit_transform(self, X, y=None):
-        """Fit, then transform ``X``; if either step fails, nothing changes.
-
-        The same result as ``fit(X).transform(X)``, except that a failing or
-        interrupted ``transform`` also leaves the estimator as it was before
-        the call (see :ref:`failures`).
-
-        Parameters
-        ----------
-        X : sequence of str of shape (n_texts,)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_texts, `embedding_dim_`), dtype float32
-        """
-        return self.fit(X, y).transform(X)
 
     def transform(self, X):
         """Embed the texts, encoding only those not cached yet.
