@@ -35,11 +35,7 @@ class SemanticEASERecommender(SemanticCorrelationMixin, ItemItemRecommender):
     {semantic}
     {item_texts}
     {item_embeddings}
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------
@@ -125,11 +121,7 @@ class AdditiveEASERecommender(SemanticCorrelationMixin, SolvedItemItemRecommende
         λ of EASE on the interactions.
     text_share : float, default=0.5
         Share ``w`` of ``C`` in the mix, in [0, 1]; 0 gives EASE, 1 text only.
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------
@@ -226,11 +218,7 @@ class CollectiveEASERecommender(SolvedItemItemRecommender):
         λ; ``XᵀX + w² F Fᵀ + λI`` must be positive definite.
     text_weight : float, default=1.0
         Weight ``w ≥ 0`` of the text rows; 0 gives EASE.
-    {item_ids}
-    {top_k}
-    {dtype}
-    {batch_size}
-    {memory_limit}
+    {recommender_parameters}
 
     Attributes
     ----------
@@ -288,6 +276,15 @@ class CollectiveEASERecommender(SolvedItemItemRecommender):
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        semantic = getattr(self, "semantic_", None)
+        if semantic is not None and not hasattr(semantic, "transform"):
+            raise ValueError(
+                "semantic_ must be None or a fitted transformer of the item "
+                f"data, got {type(semantic).__name__}."
+            )
 
     def _item_data(self, n_items):
         owner = type(self).__name__
