@@ -26,7 +26,7 @@ from sklearn_l3ae.baselines import (
 )
 from sklearn_l3ae.model_selection import random_holdout_split
 
-from ._numerics import assert_scores_match, product_error_bound
+from ._numerics import assert_scores_match, contributions_bound, product_error_bound
 from ._reference import (
     ease_reference,
     random_interactions,
@@ -208,22 +208,6 @@ def test_collective_ease_is_ease_on_stacked_rows(data, dtype, tol):
     np.testing.assert_array_equal(np.diag(model.coef_), 0.0)
 
 
-def test_fusions_reduce_to_ease_and_text(data):
-    X, F = data
-    ease = EASERecommender(reg=5.0, dtype=np.float64).fit(X).coef_
-    for model in (
-        AdditiveEASERecommender(item_embeddings=F, reg=5.0, text_share=0.0),
-        CollectiveEASERecommender(item_embeddings=F, reg=5.0, text_weight=0.0),
-    ):
-        coef = model.set_params(dtype=np.float64).fit(X).coef_
-        assert relative_error(coef, ease) < 1e-10
-    text = SemanticEASERecommender(item_embeddings=F, dtype=np.float64).fit(X).coef_
-    additive = AdditiveEASERecommender(
-        item_embeddings=F, text_share=1.0, dtype=np.float64
-    )
-    np.testing.assert_allclose(additive.fit(X).coef_, text, atol=1e-12)
-
-
 def test_cold_item_reaches_users_through_text_only(data):
     X, F = data
     X = X.copy()
@@ -321,3 +305,28 @@ def test_overflowing_embeddings_raise_instead_of_nan_scores(data, model, match):
     X, _ = data
     with pytest.raises(ValueError, match=match):
         model.fit(X)
+
+
+def test_item_knn_is_an_item_item_model(data):
+    """coef_ is the kept cosine similarity; neighbours and reasons read it."""
+    X, _ = data
+    model = ItemKNNRecommender(n_neighbors=4).fit(X)
+    S = model.coef_.toarray()
+    assert sparse.issparse(model.coef_) and S.shape == (15, 15)
+    neighbours, scores = model.similar_items([2, 7], n=3, as_labels=False)
+    for row, item in enumerate([2, 7]):
+        weights = S[item].copy()
+        weights[item] = -np.inf
+        order = np.lexsort((np.arange(15), -weights))[:3]
+        np.testing.assert_array_equal(neighbours[row], order)
+        np.testing.assert_array_equal(scores[row], weights[order])
+    user = X[5]
+    item = int(np.flatnonzero(user == 0)[0])
+    history, contributions = model.explain(user, item)
+    np.testing.assert_array_equal(np.sort(history), np.flatnonzero(user > 0))
+    np.testing.assert_allclose(
+        np.sort(contributions), np.sort(S[user > 0, item]), rtol=0, atol=0
+    )
+    score = model.decision_function(user[None])[0, item]
+    bound = contributions_bound(user, S, np.float32)[item]
+    assert_scores_match(contributions.sum(), score, bound)

@@ -69,20 +69,6 @@ def test_ease_fit_matches_steck(data):
     assert relative_error(model.coef_, ease_reference(X, 11.0)) < 1e-10
 
 
-def test_l3ae_with_zero_reg_E_equals_ease(data):
-    X, F = data
-    l3ae = _l3ae(F, reg_X=8.0, reg_E=0.0, dtype=np.float64).fit(X)
-    ease = EASERecommender(reg=8.0, dtype=np.float64).fit(X)
-    np.testing.assert_allclose(l3ae.coef_, ease.coef_, rtol=0, atol=1e-12)
-
-
-def test_l3ae_without_item_data_is_ease_with_summed_reg(data):
-    X, _ = data
-    model = L3AERecommender(reg_X=-3.0, reg_E=10.0, dtype=np.float64).fit(X)
-    assert model.semantic_ is None
-    assert relative_error(model.coef_, ease_reference(X, 7.0)) < 1e-10
-
-
 def test_default_semantic_for_embeddings_is_semantic_correlation(data):
     X, F = data
     model = L3AERecommender(item_embeddings=F, dtype=np.float64).fit(X)

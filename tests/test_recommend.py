@@ -422,3 +422,39 @@ def test_explain_errors(data):
         model.explain(user, "item-00", n=0)
     with pytest.raises(ValueError, match="features"):
         model.explain(user[:-1], "item-00")
+
+
+def test_one_user_row_gives_one_dimensional_results(data):
+    X, F = data
+    model = EASERecommender(reg=2.0, item_ids=LABELS).fit(X)
+    items, scores = model.recommend(X[3], n=4)
+    assert items.shape == scores.shape == (4,)
+    as_batch = model.recommend(X[3:4], n=4)
+    assert as_batch[0].shape == (1, 4)  # a 2-D batch of one stays 2-D
+    np.testing.assert_array_equal(items, as_batch[0][0])  # the same call, row 0
+    np.testing.assert_array_equal(scores, as_batch[1][0])
+
+
+def test_candidate_items_restrict_the_ranking(data):
+    X, F = data
+    model = L3AERecommender(item_embeddings=F, reg_X=1.0, reg_E=5.0).fit(X)
+    candidates = [1, 4, 5, 8, 11]
+    items, scores = model.recommend(X, n=3, items=candidates)
+    expected = model.decision_function(X)
+    outside = np.setdiff1d(np.arange(N_ITEMS), candidates)
+    expected[:, outside] = -np.inf
+    np.testing.assert_array_equal((items, scores), _brute_force(expected, 3))
+    assert np.isin(items[items >= 0], candidates).all()
+    # Candidates and filtered items combine; more slots than candidates pad.
+    items, scores = model.recommend(X, n=6, items=candidates, filter_items=[4])
+    assert not np.isin(items, [4]).any()
+    assert (items[:, 4:] == -1).all() and np.isneginf(scores[:, 4:]).all()
+    labelled = L3AERecommender(
+        item_embeddings=F, item_ids=LABELS, reg_X=1.0, reg_E=5.0
+    ).fit(X)
+    by_label, _ = labelled.recommend(X, n=3, items=[LABELS[i] for i in candidates])
+    indices, _ = model.recommend(X, n=3, items=candidates)
+    padded = np.where(indices >= 0, np.asarray(LABELS)[indices], "")
+    np.testing.assert_array_equal(by_label, padded)
+    with pytest.raises(ValueError, match=r"items has 1 unknown item ids"):
+        labelled.recommend(X, items=["item-99"])

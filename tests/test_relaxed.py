@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_l3ae import (
     DLAERecommender,
-    EASERecommender,
     L3AERecommender,
     RDLAERecommender,
     RLAERecommender,
@@ -70,38 +69,6 @@ def test_float32_and_float64_fits_agree(X):
         fits[0].decision_function(X[:20]),
         fits[0].predict(X[:20]),
     )
-
-
-def test_the_family_collapses_onto_its_special_cases(X):
-    """Bitwise: the special cases run the very same operations."""
-    ease = EASERecommender(8.0, dtype=np.float64).fit(X).coef_
-    np.testing.assert_array_equal(
-        RLAERecommender(8.0, xi=0.0, dtype=np.float64).fit(X).coef_, ease
-    )
-    np.testing.assert_array_equal(
-        RDLAERecommender(8.0, dropout=0.0, xi=0.0, dtype=np.float64).fit(X).coef_,
-        ease,
-    )
-    for xi in (None, 0.0):
-        dlae = DLAERecommender(8.0, dropout=0.3, xi=xi)
-        rdlae = RDLAERecommender(8.0, dropout=0.3, xi=xi)
-        np.testing.assert_array_equal(dlae.fit(X).coef_, rdlae.fit(X).coef_)
-
-
-def test_l3ae_without_item_data_is_rdlae(X):
-    l3ae = L3AERecommender(reg_X=-2.0, reg_E=9.0, dropout=0.25, xi=0.2).fit(X)
-    rdlae = RDLAERecommender(7.0, dropout=0.25, xi=0.2).fit(X)
-    np.testing.assert_array_equal(l3ae.coef_, rdlae.coef_)
-
-
-def test_l3ae_default_options_are_the_paper_model(X):
-    F = np.random.default_rng(1).standard_normal((40, 6))
-    model = L3AERecommender(SemanticCorrelation(3.0), item_embeddings=F)
-    assert model.get_params()["xi"] == 0.0 and model.get_params()["dropout"] == 0.0
-    default = model.set_params(reg_X=-2.0, reg_E=20.0).fit(X).coef_
-    explicit = clone(model).set_params(xi=0.0, dropout=0.0).fit(X).coef_
-    np.testing.assert_array_equal(default, explicit)
-    np.testing.assert_array_equal(np.diagonal(default), 0.0)
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-8), (np.float32, 1e-4)])

@@ -267,3 +267,81 @@ def test_strong_generalization_cross_validation_on_movielens():
     assert (
         (result["test_tail_recall@20"] >= 0) & (result["test_tail_recall@20"] < 1)
     ).all()
+
+
+def _count_ranked_users(monkeypatch, estimator_class):
+    calls = []
+    original = estimator_class._raw_scores
+
+    def counting(self, X_batch):
+        calls.append(X_batch.shape[0])
+        return original(self, X_batch)
+
+    monkeypatch.setattr(estimator_class, "_raw_scores", counting)
+    return calls
+
+
+def test_a_multi_metric_scorer_ranks_each_user_once(interactions, monkeypatch):
+    """One ranking pass gives every metric, cut-off and item subset."""
+    X_train, X, y = interactions
+    model = EASERecommender(reg=5.0, dtype=np.float64).fit(X_train)
+    calls = _count_ranked_users(monkeypatch, EASERecommender)
+    scorer = make_ranking_scorer(
+        ["ndcg", "recall", "coverage"], k=[2, 4], item_subset=[None, "tail"]
+    )
+    scores = scorer(model, X, y)
+    n_evaluated = int((np.asarray(y).sum(axis=1) > 0).sum())
+    assert sum(calls) == n_evaluated  # each evaluated user scored once
+    assert len(scores) == 3 * 2 * 2
+    # Each value is what the single scorer computes on its own.  The single
+    # scorers rank other sets of users (other product shapes); the float64
+    # scores have no near ties, so round-off cannot reorder them.
+    scores_all = np.sort(model.decision_function(X), axis=1)
+    gaps = np.diff(scores_all[:, np.isfinite(scores_all).all(axis=0)], axis=1)
+    assert gaps.min() > 1e-9
+    for subset in (None, "tail"):
+        for metric in ("ndcg", "recall", "coverage"):
+            for k in (2, 4):
+                name = f"{'' if subset is None else subset + '_'}{metric}@{k}"
+                single = make_ranking_scorer(metric, k, item_subset=subset)
+                assert scores[name] == pytest.approx(single(model, X, y), rel=1e-12)
+
+
+def test_grid_search_with_a_multi_metric_scorer_ranks_once_per_candidate(
+    interactions, monkeypatch
+):
+    X_train, X, y = interactions
+    everyone = np.arange(X.shape[0])
+    multi = make_ranking_scorer(["ndcg", "recall"], k=[3, 5])
+    search = GridSearchCV(
+        EASERecommender(dtype=np.float64),
+        {"reg": [1.0, 10.0]},
+        scoring=multi,
+        refit="ndcg@5",
+        cv=[(everyone, everyone)],
+    )
+    calls = _count_ranked_users(monkeypatch, EASERecommender)
+    search.fit(X, y)
+    n_evaluated = int((np.asarray(y).sum(axis=1) > 0).sum())
+    assert sum(calls) == 2 * n_evaluated  # two candidates, one pass each
+    assert set(search.cv_results_) >= {"mean_test_ndcg@5", "mean_test_recall@3"}
+    # A dict of single scorers gives the same numbers, one pass per scorer.
+    calls.clear()
+    singles = {
+        f"{metric}@{k}": make_ranking_scorer(metric, k)
+        for metric in ("ndcg", "recall")
+        for k in (3, 5)
+    }
+    again = GridSearchCV(
+        EASERecommender(dtype=np.float64),
+        {"reg": [1.0, 10.0]},
+        scoring=singles,
+        refit="ndcg@5",
+        cv=[(everyone, everyone)],
+    ).fit(X, y)
+    assert sum(calls) == 2 * 4 * n_evaluated
+    for name in singles:
+        np.testing.assert_array_equal(
+            again.cv_results_[f"mean_test_{name}"],
+            search.cv_results_[f"mean_test_{name}"],
+        )
