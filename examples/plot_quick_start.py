@@ -45,7 +45,7 @@ print(f"{X.shape[0]} users, {X.shape[1]} items, {X.nnz} interactions")
 # The paper's protocol: 80 % of each user's interactions to train, 10 % to
 # validate, 10 % to test.  The regularization weights below are the best of
 # a grid search on the validation split (EASE: reg ∈ {200, 300, 500}; L3AE:
-# reg_F ∈ {1, 5, 10}, reg_X ∈ {-50, 0, 100, 200}, reg_E ∈ {150, 300, 600});
+# semantic reg ∈ {1, 5, 10}, reg_X ∈ {-50, 0, 100, 200}, reg_E ∈ {150, 300, 600});
 # ``plot_grid_search.py`` shows how to run such a search.
 train, val, test = random_holdout_split(X, (0.8, 0.1, 0.1), random_state=0)
 
