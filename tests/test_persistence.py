@@ -263,6 +263,7 @@ def test_extras_round_trip(data, tmp_path):
         "user_ids": np.array([f"user {u}" for u in range(N_USERS)], dtype=object),
         "item_titles": [f"Title {i} — é" for i in range(N_ITEMS)],
         "flags": np.array([True, False]),
+        "tuned_reg": np.array(500.0),  # 0-d stays 0-d (not shape (1,))
     }
     model = EASERecommender(reg=2.0).fit(X)
     save(model, tmp_path / "model.npz", extras=extras)
@@ -273,6 +274,7 @@ def test_extras_round_trip(data, tmp_path):
         if key != "X":
             np.testing.assert_array_equal(got[key], np.asarray(value))
     assert got["user_ids"].dtype.kind == "U"  # object str arrays come back as 'U'
+    assert got["tuned_reg"].shape == ()
     # A sparse matrix comes back as a csr_array, with its dtype and values.
     assert isinstance(got["X"], sparse.csr_array) and got["X"].dtype == np.float32
     np.testing.assert_array_equal(got["X"].toarray(), X.astype(np.float32))

@@ -90,7 +90,8 @@ def _array_of(value, where):
             f"{where} has dtype {array.dtype}; a model file stores numeric, "
             "bool or str (fixed-width 'U') arrays only."
         )
-    return np.ascontiguousarray(array), restore
+    # Not ascontiguousarray, which turns a 0-d array into shape (1,).
+    return np.require(array, requirements="C"), restore
 
 
 class Writer:
