@@ -15,9 +15,10 @@ by all of them, in this order:
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import sparse
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._interactions import factorize, latest_row_per_pair, sorted_csr
 
 # Shared by the public loaders' @validate_params.
 FILTER_CONSTRAINTS = {
@@ -43,16 +44,6 @@ def item_text(parts):
         if value:
             sentences.append(f"{label}: {value}" + ("" if value.endswith(".") else "."))
     return " ".join(sentences)
-
-
-def _factorize(values):
-    """Sorted distinct values (a str array) and each value's index in them."""
-    uniques = sorted(dict.fromkeys(values))
-    position = {value: i for i, value in enumerate(uniques)}
-    codes = np.fromiter(
-        map(position.__getitem__, values), dtype=np.int64, count=len(values)
-    )
-    return np.array(uniques, dtype=str), codes
 
 
 def _check_ids(ids, codes, what, where):
@@ -83,31 +74,6 @@ def k_core_mask(users, items, k):
         if kept.sum() == keep.sum():
             return keep
         keep = kept
-
-
-def _latest_row_per_pair(user_codes, item_codes, n_items, timestamps):
-    """Index of the row kept for each distinct (user, item) pair, pair-sorted.
-
-    The kept row is the one with the largest timestamp and, among equal
-    timestamps (or without timestamps), the last one in the file.
-    """
-    pair = user_codes * n_items + item_codes
-    # Sorting by pair, then time, then (stable sort) file position puts the
-    # row to keep last in each run of equal pairs.
-    order = np.lexsort((pair,) if timestamps is None else (timestamps, pair))
-    pair = pair[order]
-    return order[np.append(pair[1:] != pair[:-1], True)]
-
-
-def _csr(values, rows, cols, shape):
-    """csr_array of already (row, col)-sorted, distinct entries, kept as given
-    (a rating or timestamp of 0 stays stored, like X's 1)."""
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
-    index_dtype = np.int32 if max(shape[1], rows.size) < 2**31 else np.int64
-    return sparse.csr_array(
-        (values, cols.astype(index_dtype), indptr.astype(index_dtype)), shape=shape
-    )
 
 
 def build_dataset(
@@ -152,12 +118,12 @@ def build_dataset(
         raise ValueError(
             f"min_rating={min_rating!r} needs ratings, but {source} has none."
         )
-    users, user_codes = _factorize(user_ids)
-    items, item_codes = _factorize(item_ids)
+    users, user_codes = factorize(user_ids)
+    items, item_codes = factorize(item_ids)
     _check_ids(users, user_codes, "user id", where)
     _check_ids(items, item_codes, "item id", where)
 
-    kept_rows = _latest_row_per_pair(user_codes, item_codes, items.size, timestamps)
+    kept_rows = latest_row_per_pair(user_codes, item_codes, items.size, timestamps)
     user_codes, item_codes = user_codes[kept_rows], item_codes[kept_rows]
     ratings = None if ratings is None else ratings[kept_rows]
     timestamps = None if timestamps is None else timestamps[kept_rows]
@@ -205,11 +171,11 @@ def build_dataset(
     shape = (users.size, items.size)
 
     cells = (user_codes, item_codes, shape)
-    X = _csr(np.ones(user_codes.size, dtype=np.float32), *cells)
+    X = sorted_csr(np.ones(user_codes.size, dtype=np.float32), *cells)
     if ratings is not None:
-        ratings = _csr(ratings[keep].astype(np.float32), *cells)
+        ratings = sorted_csr(ratings[keep].astype(np.float32), *cells)
     if timestamps is not None:
-        timestamps = _csr(timestamps[keep].astype(np.int64), *cells)
+        timestamps = sorted_csr(timestamps[keep].astype(np.int64), *cells)
     descr = "\n".join(
         [
             f"{name}: {shape[0]} users x {shape[1]} items, {X.nnz} interactions "
