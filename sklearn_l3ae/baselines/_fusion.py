@@ -10,7 +10,11 @@ from .._core.memory import dense_fit_plan
 from .._solvers import ItemWeightsProblem
 from ..recommenders._docs import fill_doc
 from ..recommenders._item_item import ItemItemRecommender, SolvedItemItemRecommender
-from ..recommenders._item_side import SemanticCorrelationMixin, item_data_of
+from ..recommenders._item_side import (
+    SemanticCorrelationMixin,
+    item_data_of,
+    validate_phase_one,
+)
 from ..text import SentenceEncoder
 
 _ITEM_DATA_CONSTRAINTS = {
@@ -305,6 +309,7 @@ class CollectiveEASERecommender(SolvedItemItemRecommender):
             semantic = SentenceEncoder()
         self.semantic_ = None if semantic is None else clone(semantic)
         if self.semantic_ is not None:
+            validate_phase_one(self.semantic_)
             item_data = self.semantic_.fit_transform(item_data)
         F = np.asarray(item_data, dtype=np.float64)
         if F.ndim != 2 or len(F) != n_items:

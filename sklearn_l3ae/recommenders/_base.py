@@ -20,6 +20,7 @@ from .._core.validation import (
     ndim_or_none,
 )
 from ..metrics import ndcg_at_k
+from ._input import check_interaction_input, column_labels, texts_instead_of_numbers
 
 
 def check_state_array(name, owner, shape):
@@ -162,22 +163,39 @@ class BaseRecommender(BaseEstimator):
     # ----------------------------------------------------------- validation
 
     def _validate_interactions(self, X, *, reset, dtype):
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=dtype,
-            reset=reset,
-        )
-        check_non_negative(X, f"{type(self).__name__} (interaction matrix X)")
+        owner = type(self).__name__
+        check_interaction_input(X, self, fitting=reset)
+        labels = column_labels(X)
+        try:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=("csr", "csc"),
+                dtype=dtype,
+                reset=reset,
+            )
+        except ValueError as exc:
+            clearer = texts_instead_of_numbers(exc, self)
+            if clearer is None:
+                raise
+            raise clearer from exc
+        check_non_negative(X, f"{owner} (interaction matrix X)")
         if reset:
-            self.item_ids_ = self._fitted_item_ids(X.shape[1])
+            self.item_ids_ = self._fitted_item_ids(X.shape[1], labels)
+        elif labels is not None:
+            self._check_column_labels(labels)
         return X
 
-    def _fitted_item_ids(self, n_items):
-        """``item_ids``, else the DataFrame column names of ``X``, else None."""
+    def _fitted_item_ids(self, n_items, column_labels=None):
+        """``item_ids``, else the DataFrame column labels of ``X``, else None.
+
+        Column labels are scikit-learn's ``feature_names_in_`` when they are
+        str, or ``column_labels`` when they are integers.
+        """
         owner = type(self).__name__
         names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = column_labels
         item_ids = getattr(self, "item_ids", None)
         if item_ids is None:
             return None if names is None else label_array(names, n_items, owner)
@@ -188,6 +206,20 @@ class BaseRecommender(BaseEstimator):
                 "DataFrame X; pass one of them, or the same labels in both."
             )
         return ids
+
+    def _check_column_labels(self, labels):
+        """Integer column labels of a scored frame must be the items, in order."""
+        item_ids = getattr(self, "item_ids_", None)
+        if (
+            item_ids is not None
+            and item_ids.dtype.kind in "iu"
+            and not np.array_equal(labels, item_ids)
+        ):
+            raise ValueError(
+                f"The columns of this DataFrame are not the items of the "
+                f"{type(self).__name__} (item_ids_), in order; reorder them, e.g. "
+                "frame[model.item_ids_]."
+            )
 
     def _labels(self, as_labels):
         """The item labels to use (``item_ids_``) or None for column indices."""

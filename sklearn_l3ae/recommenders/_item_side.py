@@ -63,6 +63,21 @@ def phase_one(owner, semantic, item_texts, item_embeddings, n_items, dtype):
     return make_pipeline(SentenceEncoder(), SemanticCorrelation(dtype=dtype)), item_data
 
 
+def validate_phase_one(semantic):
+    """Validate the parameters of every step of phase 1 before any runs.
+
+    A step's own ``fit`` validates them too, but only when it is reached:
+    after the texts are encoded, for the last step of the default pipeline.
+    """
+    steps = [semantic]
+    if isinstance(semantic, Pipeline):
+        steps += [step for _, step in semantic.steps]
+    for step in steps:
+        validate = getattr(step, "_validate_params", None)
+        if validate is not None:
+            validate()
+
+
 def correlation_of(semantic, n_items, dtype):
     """C from a fitted phase-1 estimator, structured when available."""
     final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
@@ -131,6 +146,7 @@ class SemanticCorrelationMixin:
         self.semantic_ = semantic
         if semantic is None:
             return None
+        validate_phase_one(semantic)
         semantic.fit(item_data)
         correlation = correlation_of(semantic, n_items, dtype)
         if isinstance(correlation, LowRankCorrelation) and not (

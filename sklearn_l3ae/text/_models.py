@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import weakref
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def _import_sentence_transformer():
     return SentenceTransformer
 
 
-def _local_directory(model):
+def local_directory(model):
     """The local path ``model`` designates, or None if it is a hub name."""
     name = os.fspath(model)
     path = Path(name).expanduser()
@@ -120,15 +121,37 @@ def _check_device(device):
         ) from exc
 
 
-def load_model(model, device):
-    """The SentenceTransformer for a name or path, loaded once per process."""
+@contextmanager
+def _progress_bars(shown):
+    """transformers' weight-loading progress bar on or off for a block."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # pragma: no cover - sentence-transformers needs it
+        yield
+        return
+    enabled = transformers_logging.is_progress_bar_enabled()
+    if enabled and not shown:
+        transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled and not shown:
+            transformers_logging.enable_progress_bar()
+
+
+def load_model(model, device, *, progress=False):
+    """The SentenceTransformer for a name or path, loaded once per process.
+
+    ``progress`` shows the libraries' loading progress bars (off by default:
+    a "Loading weights" bar on every fit is noise).
+    """
     if not os.fspath(model).strip():
         # Path("") is the working directory, which would be loaded as a model.
         raise ValueError(
             "SentenceEncoder's model must be a hub name or a model directory, "
             f"got {os.fspath(model)!r}."
         )
-    directory = _local_directory(model)
+    directory = local_directory(model)
     key = (os.fspath(model) if directory is None else str(directory), device)
     with _LOAD_LOCK:
         loaded = _LOADED_MODELS.get(key)
@@ -139,7 +162,8 @@ def load_model(model, device):
                     raise OSError(_missing_directory_message(model, directory))
                 _check_device(device)
                 try:
-                    loaded = SentenceTransformer(str(directory), device=device)
+                    with _progress_bars(progress):
+                        loaded = SentenceTransformer(str(directory), device=device)
                 except (OSError, ValueError) as exc:
                     raise OSError(
                         f"SentenceEncoder could not load {directory} as a "
@@ -148,7 +172,8 @@ def load_model(model, device):
             else:
                 _check_device(device)
                 try:
-                    loaded = SentenceTransformer(model, device=device)
+                    with _progress_bars(progress):
+                        loaded = SentenceTransformer(model, device=device)
                 except (OSError, ValueError) as exc:
                     raise OSError(_hub_model_missing_message(model, exc)) from exc
             _LOADED_MODELS[key] = loaded
