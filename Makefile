@@ -28,8 +28,10 @@ test: dev
 test-fast: dev
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# No screen here: the figure goes to examples/quick_start.png.
 example: dev
-	HF_HUB_OFFLINE=1 MPLBACKEND=Agg $(PY) examples/plot_quick_start.py
+	HF_HUB_OFFLINE=1 MPLBACKEND=Agg SKLEARN_L3AE_FIGURE=examples/quick_start.png \
+		$(PY) examples/plot_quick_start.py
 
 bench: dev
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_fit.py

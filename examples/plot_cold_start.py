@@ -138,4 +138,9 @@ axes[0].set_ylim(0, 1.25 * max(max(r) for r in results.values()))
 axes[0].set_ylabel("recall of held-out new movies")
 fig.suptitle("40 movies without interactions in training (MovieLens 100k)")
 fig.tight_layout()
+# Where there is no screen (``make example`` runs with the Agg backend),
+# ``SKLEARN_L3AE_FIGURE`` names a file to save the figure to.
+if os.environ.get("SKLEARN_L3AE_FIGURE"):
+    fig.savefig(os.environ["SKLEARN_L3AE_FIGURE"], dpi=120)
+    print(f"Saved the figure to {os.environ['SKLEARN_L3AE_FIGURE']}")
 plt.show()

@@ -99,4 +99,9 @@ for label, model in [
     ("L3AE", search.best_estimator_),
 ]:
     print(f"\n{label} on the test split\n{evaluate(model, train, test, ks=(10, 20))}")
+# Where there is no screen (``make example`` runs with the Agg backend),
+# ``SKLEARN_L3AE_FIGURE`` names a file to save the figure to.
+if os.environ.get("SKLEARN_L3AE_FIGURE"):
+    fig.savefig(os.environ["SKLEARN_L3AE_FIGURE"], dpi=120)
+    print(f"Saved the figure to {os.environ['SKLEARN_L3AE_FIGURE']}")
 plt.show()

@@ -95,4 +95,9 @@ ax.set_xlabel("head: the 20 % most popular items in training; tail: the rest")
 ax.set_title("Amazon Industrial & Scientific, random 8:1:1 split")
 ax.legend()
 fig.tight_layout()
+# Where there is no screen (``make example`` runs with the Agg backend),
+# ``SKLEARN_L3AE_FIGURE`` names a file to save the figure to.
+if os.environ.get("SKLEARN_L3AE_FIGURE"):
+    fig.savefig(os.environ["SKLEARN_L3AE_FIGURE"], dpi=120)
+    print(f"Saved the figure to {os.environ['SKLEARN_L3AE_FIGURE']}")
 plt.show()

