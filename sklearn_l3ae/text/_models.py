@@ -122,28 +122,29 @@ def _check_device(device):
 
 
 @contextmanager
-def _progress_bars(shown):
-    """transformers' weight-loading progress bar on or off for a block."""
+def _without_loading_bar():
+    """transformers' weight-loading progress bar off for a block."""
     try:
         from transformers.utils import logging as transformers_logging
     except ImportError:  # pragma: no cover - sentence-transformers needs it
         yield
         return
     enabled = transformers_logging.is_progress_bar_enabled()
-    if enabled and not shown:
+    if enabled:
         transformers_logging.disable_progress_bar()
     try:
         yield
     finally:
-        if enabled and not shown:
+        if enabled:
             transformers_logging.enable_progress_bar()
 
 
-def load_model(model, device, *, progress=False):
+def load_model(model, device):
     """The SentenceTransformer for a name or path, loaded once per process.
 
-    ``progress`` shows the libraries' loading progress bars (off by default:
-    a "Loading weights" bar on every fit is noise).
+    transformers' "Loading weights" bar is off: it runs over tensors read in
+    milliseconds, on every fit, and says nothing (hub downloads keep
+    huggingface_hub's own bars).
     """
     if not os.fspath(model).strip():
         # Path("") is the working directory, which would be loaded as a model.
@@ -162,7 +163,7 @@ def load_model(model, device, *, progress=False):
                     raise OSError(_missing_directory_message(model, directory))
                 _check_device(device)
                 try:
-                    with _progress_bars(progress):
+                    with _without_loading_bar():
                         loaded = SentenceTransformer(str(directory), device=device)
                 except (OSError, ValueError) as exc:
                     raise OSError(
@@ -172,7 +173,7 @@ def load_model(model, device, *, progress=False):
             else:
                 _check_device(device)
                 try:
-                    with _progress_bars(progress):
+                    with _without_loading_bar():
                         loaded = SentenceTransformer(model, device=device)
                 except (OSError, ValueError) as exc:
                     raise OSError(_hub_model_missing_message(model, exc)) from exc

@@ -345,7 +345,7 @@ class SentenceEncoder(
 
     def _resolve_model(self):
         if isinstance(self.model, (str, os.PathLike)):
-            return load_model(self.model, self.device, progress=self.show_progress_bar)
+            return load_model(self.model, self.device)
         return self.model
 
     def _encode(self, model, texts, *, dim):
