@@ -359,12 +359,26 @@ def test_values_out_of_range_are_one_line_naming_the_flag(capsys, argv, message)
     _assert_one_line_error(capsys, argv, message)
 
 
-def test_estimator_errors_name_the_flags(folder, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "command, values, message",
+    [
+        ("fit", ["--reg-X", "-1e9", "--reg-E", "1"], "--reg-X + --reg-E"),
+        (  # no combination of the grids gives a definite system
+            "tune",
+            ["--reg-X", "-10", "--reg-E", "5"],
+            "every combination of --reg-X and --reg-E has reg_X + reg_E <= 0",
+        ),
+    ],
+)
+def test_estimator_errors_name_the_flags(
+    folder, tmp_path, capsys, command, values, message
+):
     _assert_one_line_error(
         capsys,
-        ["fit", "--data", str(folder), "--model", str(tmp_path / "m.npz")]
-        + ["--encoder", _encoder(), "--reg-X", "-1e9", "--reg-E", "1"],
-        "--reg-X + --reg-E",
+        [command, "--data", str(folder), "--model", str(tmp_path / "m.npz")]
+        + ["--encoder", _encoder()]
+        + values,
+        message,
     )
 
 
@@ -481,15 +495,6 @@ def test_tune_saves_the_best_l3ae_and_ease_reg(folder, tmp_path, capsys):
     assert status == 0, err
     assert f"EASE reg={float(extras['tuned_ease_reg']):g};" in out
     assert f"reg_E={model.reg_E:g}" in out
-
-
-def test_tune_refuses_a_grid_without_a_definite_combination(folder, tmp_path, capsys):
-    _assert_one_line_error(
-        capsys,
-        ["tune", "--data", str(folder), "--model", str(tmp_path / "t.npz")]
-        + ["--encoder", _encoder(), "--reg-X", "-10", "--reg-E", "5"],
-        "every combination of --reg-X and --reg-E has reg_X + reg_E <= 0",
-    )
 
 
 @pytest.mark.slow

@@ -117,6 +117,15 @@ def _add_regularization(parser, *, mode):
         )
 
 
+def _add_training_io(parser):
+    """``--data`` in, ``--model`` out and the encoder: what fit and tune share."""
+    parser.add_argument("--data", required=True, metavar="DIR", help="data folder")
+    parser.add_argument(
+        "--model", required=True, metavar="OUT", help="model file to write"
+    )
+    _add_encoder(parser, default=DEFAULT_MODEL)
+
+
 def _add_encoder(parser, *, default):
     parser.add_argument(
         "--encoder",
@@ -207,11 +216,7 @@ def build_parser():
             "file (no pickle)."
         ),
     )
-    fit.add_argument("--data", required=True, metavar="DIR", help="data folder")
-    fit.add_argument(
-        "--model", required=True, metavar="OUT", help="model file to write"
-    )
-    _add_encoder(fit, default=DEFAULT_MODEL)
+    _add_training_io(fit)
     _add_regularization(fit, mode="fit")
     fit.add_argument(
         "--k-core",
@@ -243,11 +248,7 @@ def build_parser():
             "compares both tuned on the same split's test part."
         ),
     )
-    tune.add_argument("--data", required=True, metavar="DIR", help="data folder")
-    tune.add_argument(
-        "--model", required=True, metavar="OUT", help="model file to write"
-    )
-    _add_encoder(tune, default=DEFAULT_MODEL)
+    _add_training_io(tune)
     _add_regularization(tune, mode="tune")
     tune.add_argument(
         "--ease-reg",
