@@ -287,3 +287,52 @@ def add_outer_product_inplace(A, factor):
     for start in range(0, A.shape[0], step):
         A[start : start + step] += factor[start : start + step] @ factor.T
     return A
+
+
+def spd_solve_many(matrices, right_hand_sides):
+    """Solve ``matrices[q] @ x = right_hand_sides[q]`` for SPD matrices, in place.
+
+    One LAPACK ``potrf`` + ``potrs`` per matrix: at the orders of
+    support-constrained fits (tens to hundreds) the loop runs at about
+    twice the speed of NumPy's stacked solvers.  As in
+    :func:`spd_inverse_inplace`, a matrix that is not numerically positive
+    definite, or whose ``pocon`` condition estimate exceeds 1 / eps, is
+    refused rather than solved into noise.
+
+    Parameters
+    ----------
+    matrices : ndarray of shape (b, m, m), float32 or float64
+        Symmetric; overwritten by their Cholesky factors.
+    right_hand_sides : ndarray of shape (b, m, r)
+        Same dtype.
+
+    Returns
+    -------
+    solutions : ndarray of shape (b, m, r)
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        With the attribute ``index``: the first matrix refused.
+    """
+    potrf, potrs, pocon = lapack.get_lapack_funcs(
+        ("potrf", "potrs", "pocon"), (matrices,)
+    )
+    eps = np.finfo(matrices.dtype).eps
+    solutions = np.empty_like(right_hand_sides)
+    for q in range(matrices.shape[0]):
+        matrix = matrices[q]
+        # Symmetric: the C-ordered buffer is the same matrix in Fortran order.
+        norm = float(np.abs(matrix).sum(axis=0).max())
+        factor, info = potrf(matrix.T, lower=0, overwrite_a=1, clean=0)
+        rcond = pocon(factor, norm, uplo="U")[0] if info == 0 else 0.0
+        if info != 0 or not rcond >= eps:
+            error = NotPositiveDefiniteError(
+                f"Matrix {q} is not numerically positive definite "
+                f"(LAPACK potrf info {info}, pocon estimate {rcond:.2g}).",
+                order=int(max(info, 0)),
+            )
+            error.index = q
+            raise error
+        solutions[q], _ = potrs(factor, right_hand_sides[q], lower=0)
+    return solutions

@@ -35,7 +35,9 @@ class SemanticCorrelation(BaseEstimator):
     reg : float, default=10.0
         L2 regularization λ_F (> 0).  Larger values shrink the correlations.
     dtype : {np.float32, np.float64}, default=np.float32
-        Precision of ``coef_``.
+        Precision of ``coef_``.  The structured factors are computed in
+        float64 and stored in the wider of ``dtype`` and the precision of
+        the embeddings.
 
     Attributes
     ----------
@@ -97,7 +99,7 @@ class SemanticCorrelation(BaseEstimator):
         self : SemanticCorrelation
         """
         dtype = check_float_dtype(self.dtype)
-        F = validate_data(self, X, dtype=np.float64)
+        F = validate_data(self, X, dtype=[np.float64, np.float32])
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 correlation = semantic_correlation(F, self.reg, dtype)

@@ -1,0 +1,176 @@
+"""Blocks of columns of a support-constrained fit, and their solution.
+
+Columns whose supports overlap share the entries of ``G`` they need, so
+they are solved together: the columns are ordered so that neighbours come
+close (reverse Cuthill–McKee on the graph of the supports, hubs left out
+since every column may reach them), then cut into blocks whose union of
+supports stays below ``max_union`` items.  For each block one dense
+``G[U, U]`` is assembled (:func:`~.sparse_gram.block_gram`) and every
+column's small system is cut out of it and solved
+(:func:`~.closed_forms.support_weights`).  Blocks are independent: the
+solver runs them in parallel.
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+from .closed_forms import dropout_penalty, support_weights
+from .sparse_gram import block_gram, column_systems
+
+# Items in the union of a block's supports (its dense G[U, U] is U² entries).
+MAX_UNION = 1024
+# Columns per block at most, and bytes of a block's column systems.
+MAX_COLUMNS = 512
+SYSTEMS_BYTES = 64 * 2**20
+
+
+def max_block_columns(n_neighbors, itemsize):
+    """Columns per block: at most :data:`MAX_COLUMNS`, and few enough that
+    their ``(k+1) x (k+1)`` systems take at most :data:`SYSTEMS_BYTES`."""
+    per_column = (n_neighbors + 1) ** 2 * itemsize
+    return int(max(1, min(MAX_COLUMNS, SYSTEMS_BYTES // per_column)))
+
+
+def order_columns(supports, hub_position):
+    """Columns in an order that keeps overlapping supports close.
+
+    Reverse Cuthill–McKee on the symmetrized graph ``j — i`` for ``i`` in
+    ``S_j``, hubs excluded.
+    """
+    n_items, width = supports.shape
+    rows = np.repeat(np.arange(n_items), width)
+    cols = supports.reshape(-1).astype(np.int64)
+    valid = cols >= 0
+    valid[valid] = (hub_position[cols[valid]] < 0) & (hub_position[rows[valid]] < 0)
+    graph = sparse.csr_array(
+        (np.ones(int(valid.sum()), dtype=np.int8), (rows[valid], cols[valid])),
+        shape=(n_items, n_items),
+    )
+    graph = sparse.csr_array(graph + graph.T)
+    return np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=True), np.int64)
+
+
+def column_blocks(supports, order, max_union=MAX_UNION, max_columns=MAX_COLUMNS):
+    """Consecutive runs of ``order`` whose union of ``S'_j`` has at most
+    ``max_union`` items (a single column may exceed it), ``max_columns``
+    columns at most."""
+    n_items = supports.shape[0]
+    mark = np.full(n_items, -1, dtype=np.int64)
+    blocks, current, size, block = [], [], 0, 0
+    for j in order.tolist():
+        support = supports[j]
+        support = support[support >= 0]
+        new = int(np.count_nonzero(mark[support] != block)) + (mark[j] != block)
+        if current and (size + new > max_union or len(current) >= max_columns):
+            blocks.append(np.array(current, dtype=np.int64))
+            block += 1
+            current, size = [], 0
+            new = support.size + 1
+        mark[support] = block
+        mark[j] = block
+        size += new
+        current.append(j)
+    if current:
+        blocks.append(np.array(current, dtype=np.int64))
+    return blocks
+
+
+def correlation_on_supports(correlation, columns, rows):
+    """``C[rows[q, a], columns[q]]`` (0 where ``rows`` is -1 or the column).
+
+    ``correlation`` is a :class:`~.closed_forms.LowRankCorrelation` (the
+    off-diagonal entries are ``left_i · right_j``; its diagonal is zero by
+    construction and counted as such) or a dense array.
+    """
+    safe = np.maximum(rows, 0)
+    left = getattr(correlation, "left", None)
+    if left is not None:
+        right = correlation.right
+        values = np.einsum("bkd,bd->bk", left[safe], right[columns])
+    else:
+        values = np.asarray(correlation)[safe, columns[:, None]]
+        values = np.array(values)
+    values[rows < 0] = 0.0
+    if left is not None:
+        values[rows == columns[:, None]] = 0.0
+    return values
+
+
+def solve_block(gram, supports, columns, *, reg, reg_E, correlation, dropout, xi):
+    """``B[S'_j, j]`` for the columns of one block.
+
+    Parameters
+    ----------
+    gram : SparseGram
+    supports : ndarray of shape (n_items, k), int
+    columns : ndarray of shape (b,), int
+    reg, reg_E, dropout, xi :
+        As in :func:`~.closed_forms.l3ae_weights`.
+    correlation : LowRankCorrelation, ndarray or None
+
+    Returns
+    -------
+    rows : ndarray of shape (b, k + 1), int32
+        ``S'_j``: the column itself first, ``-1`` in padded slots.
+    weights : ndarray of shape (b, k + 1)
+        ``B[rows, j]``; the self-weight first.
+    """
+    own = supports[columns].astype(np.int64)
+    rows = np.concatenate([columns[:, None], own], axis=1)
+    valid = rows >= 0
+    items, block = block_gram(gram, np.unique(rows[valid]))
+    # Positions in the block: searchsorted over the (sorted) block items.
+    sorter = np.argsort(items, kind="stable")
+    found = np.searchsorted(items, np.maximum(rows, 0), sorter=sorter)
+    positions = np.where(valid, sorter[np.minimum(found, items.size - 1)], items.size)
+    matrices, targets = column_systems(block, positions)
+    diagonal = gram.diagonal[np.maximum(rows, 0)]
+    if dropout:
+        penalties = dropout_penalty(diagonal, reg + reg_E, dropout)
+    else:
+        penalties = np.full(rows.shape, reg + reg_E, dtype=np.float64)
+    penalties[~valid] = 1.0
+    values = None
+    if correlation is not None and reg_E:
+        values = correlation_on_supports(correlation, columns, rows).astype(
+            matrices.dtype
+        )
+    weights = support_weights(matrices, targets, penalties, reg_E, values, xi=xi)
+    weights[~valid] = 0.0
+    return rows.astype(np.int32), weights
+
+
+def empty_weights(supports, dtype):
+    """Preallocated CSC arrays for ``B``: one slot per ``S'_j`` entry.
+
+    Returns ``(indptr, indices, data)``; the slots of column ``j`` are its
+    self-weight, then its support in order (:func:`write_weights` fills
+    them).
+    """
+    n_items = supports.shape[0]
+    counts = 1 + np.count_nonzero(supports >= 0, axis=1)
+    indptr = np.zeros(n_items + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    index_dtype = np.int32 if max(n_items, nnz) < 2**31 else np.int64
+    return indptr.astype(index_dtype), np.empty(nnz, index_dtype), np.empty(nnz, dtype)
+
+
+def write_weights(arrays, columns, rows, weights):
+    """Write :func:`solve_block`'s ``rows`` and ``weights`` into ``arrays``."""
+    indptr, indices, data = arrays
+    kept = rows >= 0
+    rank = np.cumsum(kept, axis=1) - 1
+    where = (indptr[columns].astype(np.int64)[:, None] + rank)[kept]
+    indices[where] = rows[kept]
+    data[where] = weights[kept]
+
+
+def weights_matrix(arrays, n_items):
+    """The CSR ``B`` of filled :func:`empty_weights` arrays, zeros dropped."""
+    indptr, indices, data = arrays
+    coef = sparse.csc_array((data, indices, indptr), shape=(n_items, n_items))
+    coef = sparse.csr_array(coef.tocsr())
+    coef.eliminate_zeros()
+    return coef
