@@ -13,6 +13,7 @@ remaining positions hold ``-1`` and the score ``-inf``.
 """
 
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -91,7 +92,13 @@ def top_k(scores, k):
     if n_rows == 0:
         return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=scores.dtype)
     if k < n_items:
-        kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k]
+        # The k-th largest as minus the k-th smallest of the negated scores:
+        # NumPy's selection near the end of rows with many equal scores (the
+        # zeros of a sparse model's scores) is ~10x slower than near the start.
+        negated = np.negative(scores)
+        negated.partition(k - 1, axis=1)
+        kth = -negated[:, k - 1]
+        del negated
         above = scores > kth[:, None]
         at = scores == kth[:, None]
         # Of the items tied with the k-th score, keep the lowest indices; only
@@ -112,13 +119,189 @@ def top_k(scores, k):
     return ranked, ranked_scores
 
 
+class SparseScores(NamedTuple):
+    """Scores of a batch of rows that are mostly zero (a sparse ``B``).
+
+    ``matrix`` (CSR, no duplicate entries, indices in any order) holds the
+    stored scores; every item not stored scores exactly 0.  ``blocked``
+    (bool, one per item, or None) excludes items in every row; ``seen``
+    (CSR of the batch's shape, or None) excludes the items ``seen[u, i] > 0``
+    of each row (already interacted with).  Excluded items score ``-inf``.
+    """
+
+    matrix: object
+    blocked: object = None
+    seen: object = None
+
+    def dense(self):
+        """The scores as a dense array (``-inf`` for excluded items)."""
+        scores = self.matrix.toarray()
+        if self.seen is not None:
+            mask_seen_inplace(scores, self.seen)
+        if self.blocked is not None:
+            scores[:, self.blocked] = -np.inf
+        return scores
+
+
+# Entries of the padded rows partitioned at once by the sparse ranking.
+_PAD_ENTRIES = 2**22
+
+
+def sparse_top_k(scores, k):
+    """:func:`top_k` of :class:`SparseScores`, without the dense rows.
+
+    The same ranking as ``top_k(scores.dense(), k)``: stored positive scores
+    first (decreasing, ties by increasing index), then the items scoring 0
+    in increasing index order, then the negative scores.  The ``k``-th best
+    positive score of each row is found by a partition of its stored
+    entries only; only rows that run out of positive scores look for zeros,
+    one by one.
+    """
+    matrix, blocked, seen = scores
+    n_rows, n_items = matrix.shape
+    data = matrix.data.copy()
+    indices = matrix.indices.astype(np.int64)
+    rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
+    if blocked is not None:
+        data[blocked[indices]] = -np.inf
+    seen_keys = None
+    if seen is not None:
+        seen = sparse.csr_array(seen)
+        seen_rows = np.repeat(np.arange(n_rows), np.diff(seen.indptr))
+        positive = seen.data > 0
+        seen_keys = np.unique(
+            seen_rows[positive] * n_items + seen.indices[positive].astype(np.int64)
+        )
+        keys = rows * n_items + indices
+        where = np.minimum(np.searchsorted(seen_keys, keys), max(seen_keys.size - 1, 0))
+        if seen_keys.size:
+            data[seen_keys[where] == keys] = -np.inf
+    ranked = np.full((n_rows, k), -1, dtype=np.int64)
+    values = np.full((n_rows, k), -np.inf, dtype=data.dtype)
+    filled = np.zeros(n_rows, dtype=np.int64)
+    _place_best(ranked, values, filled, rows, indices, data, data > 0)
+    short = np.flatnonzero(filled < k)
+    if short.size == 0:
+        return ranked, values
+    occupied = data != 0  # stored nonzero or excluded: not a zero score
+    for row in short.tolist():
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        taken = indices[start:stop][occupied[start:stop]]
+        if seen_keys is not None:
+            low, high = np.searchsorted(seen_keys, [row * n_items, (row + 1) * n_items])
+            taken = np.concatenate([taken, seen_keys[low:high] - row * n_items])
+        zeros = _first_zero_items(taken, k - filled[row], n_items, blocked)
+        ranked[row, filled[row] : filled[row] + zeros.size] = zeros
+        values[row, filled[row] : filled[row] + zeros.size] = 0
+        filled[row] += zeros.size
+    still = filled < k
+    if still.any():
+        negative = (data < 0) & (data > -np.inf) & still[rows]
+        _place_best(ranked, values, filled, rows, indices, data, negative)
+    return ranked, values
+
+
+def _place_best(ranked, values, filled, rows, indices, data, chosen):
+    """Append to each row of ``ranked``/``values`` (after its ``filled``
+    slots, updated in place) its best ``chosen`` entries, decreasing, ties
+    by the lower index.
+
+    ``rows`` is nondecreasing (CSR order).  Rows with more candidates than
+    free slots are cut at their ``need``-th best value (a partition of the
+    padded rows, in chunks); ties at the cut go to the lower indices.  Only
+    the kept entries, at most ``k`` per row, are sorted.
+    """
+    n_rows, k = ranked.shape
+    rows, indices, data = rows[chosen], indices[chosen], data[chosen]
+    need = k - filled
+    counts = np.bincount(rows, minlength=n_rows)
+    over = np.flatnonzero(counts > need)
+    if over.size:
+        starts = np.cumsum(counts) - counts
+        threshold = np.full(n_rows, -np.inf, dtype=data.dtype)
+        threshold[over] = _kth_largest(data, starts, counts, need, over)
+        cut = threshold[rows]
+        keep = data > cut
+        # Free slots left at the cut per row go to the lowest tied indices.
+        room = need - np.bincount(rows[keep], minlength=n_rows)
+        tied = np.flatnonzero(data == cut)
+        tied = tied[np.lexsort((indices[tied], rows[tied]))]
+        tied_rows = rows[tied]
+        tie_counts = np.bincount(tied_rows, minlength=n_rows)
+        tie_rank = np.arange(tied.size) - np.repeat(
+            np.cumsum(tie_counts) - tie_counts, tie_counts
+        )
+        keep[tied[tie_rank < room[tied_rows]]] = True
+        rows, indices, data = rows[keep], indices[keep], data[keep]
+    order = np.lexsort((indices, -data, rows))
+    rows, indices, data = rows[order], indices[order], data[order]
+    counts = np.bincount(rows, minlength=n_rows)
+    rank = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    slot = filled[rows] + rank
+    ranked[rows, slot] = indices
+    values[rows, slot] = data
+    filled += counts
+
+
+def _kth_largest(data, starts, counts, need, rows):
+    """The ``need[r]``-th largest of ``data[starts[r] : starts[r] + counts[r]]``
+    for each of ``rows`` (all with ``counts > need``): the rows padded into
+    a dense block and partitioned, a chunk of rows at a time."""
+    out = np.empty(rows.size, dtype=data.dtype)
+    begin = 0
+    while begin < rows.size:
+        width = int(counts[rows[begin]])
+        end = begin + 1
+        # Grow the chunk while its padded size stays within budget.
+        while end < rows.size:
+            wider = max(width, int(counts[rows[end]]))
+            if (end + 1 - begin) * wider > _PAD_ENTRIES:
+                break
+            width = wider
+            end += 1
+        chunk = rows[begin:end]
+        lengths = counts[chunk]
+        local = np.repeat(np.arange(chunk.size), lengths)
+        position = np.arange(local.size) - np.repeat(
+            np.cumsum(lengths) - lengths, lengths
+        )
+        padded = np.full((chunk.size, width), np.inf, dtype=data.dtype)
+        # Negated: ascending order is best first, padding last.
+        padded[local, position] = -data[np.repeat(starts[chunk], lengths) + position]
+        wanted = need[chunk] - 1
+        if np.all(wanted == wanted[0]):
+            kth = np.partition(padded, int(wanted[0]), axis=1)[:, int(wanted[0])]
+        else:
+            kth = np.sort(padded, axis=1)[np.arange(chunk.size), wanted]
+        out[begin:end] = -kth
+        begin = end
+    return out
+
+
+def _first_zero_items(taken, need, n_items, blocked):
+    """The ``need`` lowest items that are neither ``taken`` nor blocked."""
+    found = []
+    excluded = np.zeros(0, dtype=np.int64) if taken.size == 0 else np.unique(taken)
+    start, chunk = 0, max(2 * need, 64)
+    while start < n_items and sum(part.size for part in found) < need:
+        items = np.arange(start, min(start + chunk + excluded.size, n_items))
+        keep = ~np.isin(items, excluded, assume_unique=True)
+        if blocked is not None:
+            keep &= ~blocked[items]
+        found.append(items[keep])
+        start = items[-1] + 1 if items.size else n_items
+        chunk *= 2
+    return np.concatenate(found)[:need] if found else np.zeros(0, np.int64)
+
+
 def rank_rows(row_scores, n_rows, n_items, k, *, step, dtype):
     """The ``k`` best items of every row, best first, in batches of ``step`` rows.
 
     The single ranking loop of the package: ``row_scores(start, stop)``
     returns the dense scores of rows ``start:stop`` (a writeable array of
     shape (stop - start, n_items), ``-inf`` for items that must not be
-    ranked), and only their top ``k`` are kept.
+    ranked), or for sparse models their :class:`SparseScores`, and only
+    their top ``k`` are kept.
 
     Parameters
     ----------
@@ -144,7 +327,7 @@ def rank_rows(row_scores, n_rows, n_items, k, *, step, dtype):
     kept = min(k, n_items)
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
-        items[start:stop, :kept], scores[start:stop, :kept] = top_k(
-            row_scores(start, stop), kept
-        )
+        batch = row_scores(start, stop)
+        select = sparse_top_k if isinstance(batch, SparseScores) else top_k
+        items[start:stop, :kept], scores[start:stop, :kept] = select(batch, kept)
     return items, scores

@@ -14,28 +14,35 @@ Import rule: solvers import the core only.
 from ._dense import DenseSolver, check_finite_weights
 from ._diagnosis import check_in_range
 from ._problem import ItemWeightsProblem
+from ._support import SupportSolver, with_support_alternative
 
-SOLVERS = {DenseSolver.name: DenseSolver()}
+# Asked in order: the first that accepts the options is used.
+SOLVERS = {SupportSolver.name: SupportSolver(), DenseSolver.name: DenseSolver()}
 
 
 def select_solver(**options):
     """The registered solver that accepts the estimator's ``options``.
 
-    ``options`` are the execution parameters of the estimator (none yet for
-    the dense solver, which is the fallback); each solver's ``accepts``
-    says whether it runs with them.
+    ``options`` are the execution parameters of the estimator
+    (``n_neighbors``, ``semantic_share``, ``neighbor_search``, ``n_jobs``);
+    each solver's ``accepts`` says whether it runs with them (the dense
+    solver, the fallback, when none is set), and ``configured(options)``,
+    where a solver has it, returns it set up with them.
     """
     for solver in SOLVERS.values():
         if solver.accepts(options):
-            return solver
+            configured = getattr(solver, "configured", None)
+            return solver if configured is None else configured(options)
     raise ValueError(f"No solver runs with {options}.")  # pragma: no cover
 
 
 __all__ = [
     "SOLVERS",
     "DenseSolver",
+    "SupportSolver",
     "ItemWeightsProblem",
     "check_finite_weights",
     "check_in_range",
     "select_solver",
+    "with_support_alternative",
 ]

@@ -41,9 +41,17 @@ class DenseSolver:
 
     name = "dense"
 
+    # Options of other solvers that the dense fit ignores when they have
+    # their defaults (the estimators always pass them).
+    _IGNORED = ("semantic_share", "neighbor_search", "n_jobs")
+
     def accepts(self, options):
         """The dense solver needs no execution option: it is the default."""
-        return not any(value is not None for value in options.values())
+        return all(
+            value is None
+            for name, value in options.items()
+            if name not in self._IGNORED
+        )
 
     def check(self, problem):
         """Refuse, before any dense work, a problem that cannot succeed."""

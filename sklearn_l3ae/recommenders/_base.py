@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from .._core.atomic import atomic_fit
 from .._core.memory import MemoryEstimate, check_memory, check_plan
-from .._core.ranking import batch_rows, mask_seen_inplace, rank_rows
+from .._core.ranking import SparseScores, batch_rows, mask_seen_inplace, rank_rows
 from .._core.validation import (
     all_finite,
     check_float_dtype,
@@ -296,15 +296,23 @@ class BaseRecommender(BaseEstimator):
     def _raw_scores(self, X_batch):
         raise NotImplementedError
 
-    def _batch_rows(self):
+    def _score_row_bytes(self, X=None):
+        """Bytes of one user's scores in a batch (``X``: the users scored).
+
+        Dense rows of ``n_items`` scores here; models with sparse scores
+        (a sparse ``coef_``) say less.
+        """
+        return self.n_features_in_ * self._scores_dtype().itemsize
+
+    def _batch_rows(self, X=None):
         """Users per scoring batch: ``batch_size``, else about 64 MiB of scores."""
         return batch_rows(
-            self.n_features_in_,
-            self._scores_dtype().itemsize,
-            getattr(self, "batch_size", None),
+            max(1, self._score_row_bytes(X)), 1, getattr(self, "batch_size", None)
         )
 
-    def _check_scoring_memory(self, n_users, *, full_output, n_out=0, what="users"):
+    def _check_scoring_memory(
+        self, n_users, *, full_output, n_out=0, what="users", X=None
+    ):
         """Refuse scoring whose batch or output exceeds ``memory_limit``.
 
         A batch holds the dense scores of its users, the ranking's copy and
@@ -315,11 +323,12 @@ class BaseRecommender(BaseEstimator):
         """
         n_items = self.n_features_in_
         itemsize = self._scores_dtype().itemsize
-        rows = min(self._batch_rows(), max(n_users, 1))
+        rows = min(self._batch_rows(X), max(n_users, 1))
+        row_bytes = self._score_row_bytes(None if full_output else X)
         parts = [
             (
                 f"scores of a batch of {rows} users",
-                rows * n_items * (2 * itemsize + 4),
+                rows * row_bytes * (2 * itemsize + 4) // itemsize,
             )
         ]
         advice = []
@@ -360,14 +369,18 @@ class BaseRecommender(BaseEstimator):
     def _finite_raw_scores(self, X_batch):
         """``_raw_scores`` in the scores' dtype; an overflow raises a ValueError."""
         scores = np.asarray(self._raw_scores(X_batch), dtype=self._scores_dtype())
-        if not all_finite(scores):
+        self._check_finite_scores(scores, X_batch)
+        return scores
+
+    def _check_finite_scores(self, values, X_batch):
+        """A ValueError if scores ``values`` of ``X_batch`` overflowed."""
+        if not all_finite(values):
             raise ValueError(
-                f"The scores of these users overflow {scores.dtype}: their "
+                f"The scores of these users overflow {values.dtype}: their "
                 f"interaction values (largest {X_batch.max():.3g}) are too large "
                 f"for this {type(self).__name__} and its parameters. Rescale X, "
                 "e.g. binarize it as for training."
             )
-        return scores
 
     def _row_scores(self, X, *, seen=None, excluded=None, candidates=None):
         """``row_scores(start, stop)``: masked dense scores of rows of ``X``.
@@ -376,6 +389,21 @@ class BaseRecommender(BaseEstimator):
         False to mask nothing), the items of ``excluded`` and, when
         ``candidates`` is given, every item outside it score ``-inf``.
         """
+        X, seen, blocked = self._score_masks(X, seen, excluded, candidates)
+
+        def row_scores(start, stop):
+            scores = self._finite_raw_scores(X[start:stop])
+            if seen is not False:
+                mask_seen_inplace(scores, seen[start:stop])
+            if blocked is not None:
+                scores[:, blocked] = -np.inf
+            return scores
+
+        return row_scores
+
+    def _score_masks(self, X, seen, excluded, candidates):
+        """``X`` and ``seen`` as CSR where sparse; ``blocked``, a bool mask
+        of the items no row may rank (None if there are none)."""
         if sparse.issparse(X):
             X = sparse.csr_array(X)
         seen = X if seen is None else seen
@@ -389,26 +417,17 @@ class BaseRecommender(BaseEstimator):
             if blocked is None:
                 blocked = np.zeros(self.n_features_in_, dtype=bool)
             blocked[excluded] = True
-
-        def row_scores(start, stop):
-            scores = self._finite_raw_scores(X[start:stop])
-            if seen is not False:
-                mask_seen_inplace(scores, seen[start:stop])
-            if blocked is not None:
-                scores[:, blocked] = -np.inf
-            return scores
-
-        return row_scores
+        return X, seen, blocked
 
     def _rank(self, X, k, **masks):
         """Top-``k`` column indices and scores of every user of validated ``X``."""
-        self._check_scoring_memory(X.shape[0], full_output=False, n_out=k)
+        self._check_scoring_memory(X.shape[0], full_output=False, n_out=k, X=X)
         return rank_rows(
             self._row_scores(X, **masks),
             X.shape[0],
             self.n_features_in_,
             k,
-            step=self._batch_rows(),
+            step=self._batch_rows(X),
             dtype=self._scores_dtype(),
         )
 
@@ -444,7 +463,10 @@ class BaseRecommender(BaseEstimator):
         row_scores, step = self._row_scores(X), self._batch_rows()
         for start in range(0, X.shape[0], step):
             stop = min(start + step, X.shape[0])
-            scores[start:stop] = row_scores(start, stop)
+            batch = row_scores(start, stop)
+            scores[start:stop] = (
+                batch.dense() if isinstance(batch, SparseScores) else batch
+            )
         return scores
 
     def predict(self, X):

@@ -57,6 +57,46 @@ memory_limit : "auto", int or None, default="auto"
     allocated.  ``"auto"`` is the memory available at that moment (the
     kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
     check.""",
+    "n_neighbors": """\
+n_neighbors : int, default=None
+    Largest support of a column of ``B``: column ``j`` may use at most
+    ``n_neighbors`` other items, its strongest co-occurrence neighbours
+    (largest entries of ``XᵀX``), and is solved exactly on that support
+    (SPEC §7).  Memory is O(n_items·n_neighbors) instead of n_items², and
+    ``coef_`` a sparse CSR array.  ``None`` is the exact dense fit; with
+    ``n_neighbors >= n_items − 1`` the supports hold every other item and
+    the fit equals it.  See :doc:`/scale`.""",
+    "n_neighbors_semantic": """\
+n_neighbors : int, default=None
+    Largest support of a column of ``B``: column ``j`` may use at most
+    ``n_neighbors`` other items, its strongest co-occurrence neighbours
+    (largest entries of ``XᵀX``) joined with its strongest semantic
+    neighbours (largest ``|C[i, j]|``), and is solved exactly on that
+    support (SPEC §7).  Memory is O(n_items·n_neighbors) instead of
+    n_items² (``C`` is never formed), and ``coef_`` a sparse CSR array.
+    ``None`` is the exact dense fit; with ``n_neighbors >= n_items − 1``
+    the supports hold every other item and the fit equals it.  See
+    :doc:`/scale`.""",
+    "semantic_share": """\
+semantic_share : float in [0, 1], default=0.5
+    With ``n_neighbors``: the share of each support given to semantic
+    neighbours, the rest to co-occurrence neighbours.  A side with fewer
+    candidates than its places leaves them to the other, so an item
+    without interactions gets semantic neighbours only.""",
+    "neighbor_search": """\
+neighbor_search : {"auto", "exact", "faiss"}, default="auto"
+    With ``n_neighbors``: how the semantic neighbours are found.
+    ``"exact"`` computes every ``|C[i, j]|``, in blocks of columns
+    (O(n_items²·d) work, no n_items² memory); ``"faiss"`` searches an
+    approximate inverted-file index of ``faiss-cpu`` (the ``faiss``
+    extra); ``"auto"`` is exact up to 50 000 items and faiss beyond, when
+    it is installed.""",
+    "n_jobs": """\
+n_jobs : int, default=None
+    With ``n_neighbors``: parallel jobs over blocks of columns (joblib;
+    ``None`` means 1 unless in a :func:`joblib.parallel_backend` context,
+    ``-1`` all processors).  The result is the same for any value.  The
+    dense fit is unaffected (its BLAS is multithreaded).""",
     # ---------------------------------------------------------- attributes
     "semantic_": """\
 semantic_ : estimator or None

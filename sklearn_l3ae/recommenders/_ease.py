@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
-from ._item_item import SolvedItemItemRecommender
+from ._item_item import SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
 
 
 @fill_doc
@@ -27,12 +27,14 @@ class EASERecommender(SolvedItemItemRecommender):
         L2 regularization λ.  ``XᵀX + λI`` must be positive definite: any
         ``λ > 0`` in exact arithmetic; a tiny λ can still fail numerically in
         float32 (the error then says so).
+    {n_neighbors}
     {recommender_parameters}
+    {n_jobs}
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``, zero diagonal.
+    coef_ : {ndarray, csr_array} of shape (n_items, n_items)
+        Item-item weights ``B``, zero diagonal; sparse with ``n_neighbors``.
     {recommender_attributes}
 
     See Also
@@ -58,6 +60,7 @@ class EASERecommender(SolvedItemItemRecommender):
 
     _parameter_constraints = {
         **SolvedItemItemRecommender._parameter_constraints,
+        **SUPPORT_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dtype": "no_validation",
     }
@@ -66,18 +69,22 @@ class EASERecommender(SolvedItemItemRecommender):
         self,
         reg=500.0,
         *,
+        n_neighbors=None,
         item_ids=None,
         top_k=20,
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        n_jobs=None,
     ):
         self.reg = reg
+        self.n_neighbors = n_neighbors
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.n_jobs = n_jobs
 
     def _problem(self, X, item_side):
         return ItemWeightsProblem(X, reg=self.reg)

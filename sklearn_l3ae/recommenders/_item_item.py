@@ -1,14 +1,17 @@
 """Item-item recommenders: scores ``X @ coef_``, neighbours and explanations."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy import sparse
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.closed_forms import LowRankCorrelation
-from .._core.ranking import rank_rows
+from .._core.ranking import SparseScores, rank_rows
 from .._core.validation import check_k, ndim_or_none
-from .._solvers import select_solver
+from .._solvers import select_solver, with_support_alternative
 from ._base import BaseRecommender, check_state_array
 
 
@@ -31,6 +34,71 @@ class ItemItemRecommender(BaseRecommender):
         super()._check_fitted_state()
         n_items = self.n_features_in_
         check_state_array("coef_", self, (n_items, n_items))
+
+    # A sparse score entry in a ranking batch: value, column, row and sort
+    # temporaries, in bytes beyond the value itself.
+    _SPARSE_ENTRY_OVERHEAD = 24
+
+    def _sparse_row_bytes(self, X):
+        """Bytes of a user's sparse scores with a sparse ``coef_``: at most
+        ``Σ_j nnz(coef_[j])`` entries over the items ``j`` of the history
+        (the mean over the users of ``X``), never more than ``n_items``;
+        None for a dense ``coef_`` or no ``X``."""
+        coef = self.coef_
+        if not sparse.issparse(coef) or X is None:
+            return None
+        coef = sparse.csr_array(coef)
+        row_nnz = np.diff(coef.indptr).astype(np.float64)
+        if sparse.issparse(X):
+            X = sparse.csr_array(X)
+            pattern = sparse.csr_array(
+                (np.ones(X.nnz), X.indices, X.indptr), shape=X.shape
+            )
+            bound = pattern @ row_nnz
+        else:
+            bound = (np.asarray(X) != 0) @ row_nnz
+        entries = min(
+            float(self.n_features_in_), float(np.mean(bound)) if bound.size else 1.0
+        )
+        itemsize = self._scores_dtype().itemsize
+        return int(np.ceil(entries * (itemsize + self._SPARSE_ENTRY_OVERHEAD)))
+
+    def _ranks_sparse(self, X):
+        """Rank from sparse scores when they take less memory than dense rows
+        (a sparse ``coef_`` on a large catalogue); else densify each batch's
+        ``X @ coef_``, whose dense ranking is faster."""
+        sparse_bytes = self._sparse_row_bytes(X)
+        return sparse_bytes is not None and sparse_bytes < super()._score_row_bytes(X)
+
+    def _score_row_bytes(self, X=None):
+        """With a sparse ``coef_`` a user's scores may be sparse too (see
+        :meth:`_sparse_row_bytes`)."""
+        dense = super()._score_row_bytes(X)
+        sparse_bytes = self._sparse_row_bytes(X)
+        return dense if sparse_bytes is None else min(dense, sparse_bytes)
+
+    def _row_scores(self, X, *, seen=None, excluded=None, candidates=None):
+        """Dense batches for a dense ``coef_``; for a sparse one, the
+        :class:`~sklearn_l3ae._core.ranking.SparseScores` of each batch:
+        only the items some history item points to are stored."""
+        if not self._ranks_sparse(X):
+            return super()._row_scores(
+                X, seen=seen, excluded=excluded, candidates=candidates
+            )
+        X, seen, blocked = self._score_masks(X, seen, excluded, candidates)
+        coef = sparse.csr_array(self.coef_)
+        dtype = self._scores_dtype()
+
+        def row_scores(start, stop):
+            X_batch = X[start:stop]
+            if not sparse.issparse(X_batch):
+                X_batch = sparse.csr_array(np.asarray(X_batch, dtype=dtype))
+            scores = sparse.csr_array(X_batch @ coef, dtype=dtype)
+            self._check_finite_scores(scores.data, X_batch)
+            rows_seen = None if seen is False else seen[start:stop]
+            return SparseScores(scores, blocked, rows_seen)
+
+        return row_scores
 
     def _weight_rows(self, rows):
         """Rows ``rows`` of ``coef_`` as a new dense array."""
@@ -81,8 +149,19 @@ class ItemItemRecommender(BaseRecommender):
             len(flat), full_output=False, n_out=n, what="query items"
         )
 
+        # Rows of a sparse coef_ are ranked sparse: a handful of entries each.
+        sparse_rows = source == "weights" and sparse.issparse(self.coef_)
+
         def row_scores(start, stop):
             block = flat[start:stop]
+            if sparse_rows:
+                # The query item itself is excluded like a seen item.
+                own = sparse.csr_array(
+                    (np.ones(len(block)), (np.arange(len(block)), block)),
+                    shape=(len(block), self.n_features_in_),
+                )
+                rows = sparse.csr_array(self.coef_[block], dtype=self._scores_dtype())
+                return SparseScores(rows, None, own)
             scores = rows_of(block)
             scores[np.arange(len(block)), block] = -np.inf
             return scores
@@ -200,11 +279,24 @@ class ItemItemRecommender(BaseRecommender):
                 "-inf) and never recommended, so there is no score to explain."
             )
         column = self.coef_[history, target]
-        if sparse.issparse(column):  # pragma: no cover - scipy returns dense
+        if sparse.issparse(column):  # a sparse coef_ (n_neighbors) gives coo
             column = column.toarray()
         contributions = weights * np.asarray(column, dtype=self._scores_dtype()).ravel()
         order = np.argsort(-contributions, kind="stable")[:n]
         return self._labelled(history[order], labels), contributions[order]
+
+
+# Parameters of the support-constrained solver (SPEC §7), for the models
+# that offer it; their values select and configure the solver.
+SUPPORT_CONSTRAINTS = {
+    "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+    "n_jobs": [Integral, None],
+}
+SEMANTIC_SUPPORT_CONSTRAINTS = {
+    "semantic_share": [Interval(Real, 0, 1, closed="both")],
+    "neighbor_search": [StrOptions({"auto", "exact", "faiss"})],
+}
+_SOLVER_OPTIONS = ("n_neighbors", "semantic_share", "neighbor_search", "n_jobs")
 
 
 class SolvedItemItemRecommender(ItemItemRecommender):
@@ -213,6 +305,8 @@ class SolvedItemItemRecommender(ItemItemRecommender):
     A subclass says what its problem is (``_problem``) and, if it keeps
     more than the solver's weights, how (``_fit_weights``); the solver plans
     the memory, refuses impossible problems, solves, and explains failures.
+    The solver is chosen by the execution parameters the model has
+    (``n_neighbors``, ``semantic_share``, ``neighbor_search``, ``n_jobs``).
     """
 
     def _problem(self, X, item_side):
@@ -220,13 +314,19 @@ class SolvedItemItemRecommender(ItemItemRecommender):
         raise NotImplementedError
 
     def _solver(self):
-        return select_solver()
+        params = self.get_params(deep=False)
+        return select_solver(
+            **{name: params[name] for name in _SOLVER_OPTIONS if name in params}
+        )
 
     def _plan_fit(self, X):
         problem = self._problem(X, None)
         solver = self._solver()
         solver.check(problem)
-        return solver.plan(problem, type(self).__name__)
+        plan = solver.plan(problem, type(self).__name__)
+        if "n_neighbors" in self.get_params(deep=False) and solver.name == "dense":
+            plan = with_support_alternative(plan, problem, type(self).__name__)
+        return plan
 
     def _fit(self, X, item_side):
         self.coef_ = self._solve(self._problem(X, item_side))

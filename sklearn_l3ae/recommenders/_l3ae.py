@@ -7,7 +7,11 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
-from ._item_item import SolvedItemItemRecommender
+from ._item_item import (
+    SEMANTIC_SUPPORT_CONSTRAINTS,
+    SUPPORT_CONSTRAINTS,
+    SolvedItemItemRecommender,
+)
 from ._item_side import SemanticCorrelationMixin
 
 
@@ -66,12 +70,17 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         Bound ξ on the self-weights, ``|diag(B)| ≤ ξ``.  0 is the paper's
         ``diag(B) = 0``; ``None`` drops the constraint.  With
         ``dropout=p`` and ``reg_E=0`` this is RDLAE (RLAE for ``p=0``).
+    {n_neighbors_semantic}
+    {semantic_share}
+    {neighbor_search}
     {recommender_parameters}
+    {n_jobs}
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``; zero diagonal unless ``xi > 0``.
+    coef_ : {ndarray, csr_array} of shape (n_items, n_items)
+        Item-item weights ``B``; zero diagonal unless ``xi > 0``; sparse
+        with ``n_neighbors``.
     {semantic_}
     {recommender_attributes}
 
@@ -122,6 +131,8 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
 
     _parameter_constraints = {
         **SolvedItemItemRecommender._parameter_constraints,
+        **SUPPORT_CONSTRAINTS,
+        **SEMANTIC_SUPPORT_CONSTRAINTS,
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
         "item_embeddings": ["array-like", None],
@@ -142,11 +153,15 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         reg_E=150.0,
         dropout=0.0,
         xi=0.0,
+        n_neighbors=None,
+        semantic_share=0.5,
+        neighbor_search="auto",
         item_ids=None,
         top_k=20,
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        n_jobs=None,
     ):
         self.semantic = semantic
         self.item_texts = item_texts
@@ -155,11 +170,15 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         self.reg_E = reg_E
         self.dropout = dropout
         self.xi = xi
+        self.n_neighbors = n_neighbors
+        self.semantic_share = semantic_share
+        self.neighbor_search = neighbor_search
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.n_jobs = n_jobs
 
     def _problem(self, X, item_side):
         dense_correlation, side_bytes = self._phase_one_footprint(

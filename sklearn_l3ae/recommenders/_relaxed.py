@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
-from ._item_item import SolvedItemItemRecommender
+from ._item_item import SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
 
 _DROPOUT = Interval(Real, 0, 1, closed="left")
 _XI = Interval(Real, 0, None, closed="left")
@@ -79,12 +79,15 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Dropout probability ``p``.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` for none.
+    {n_neighbors}
     {recommender_parameters}
+    {n_jobs}
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``; its diagonal is at most ξ.
+    coef_ : {ndarray, csr_array} of shape (n_items, n_items)
+        Item-item weights ``B``; its diagonal is at most ξ; sparse with
+        ``n_neighbors``.
     {recommender_attributes}
 
     See Also
@@ -121,6 +124,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
 
     _parameter_constraints = {
         **_RelaxedLinearAutoencoder._parameter_constraints,
+        **SUPPORT_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
@@ -133,20 +137,24 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         *,
         dropout=0.2,
         xi=0.6,
+        n_neighbors=None,
         item_ids=None,
         top_k=20,
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        n_jobs=None,
     ):
         self.reg = reg
         self.dropout = dropout
         self.xi = xi
+        self.n_neighbors = n_neighbors
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.n_jobs = n_jobs
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi
@@ -169,12 +177,15 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         λ.  ``XᵀX + λI`` must be positive definite.
     xi : float >= 0 or None, default=0.6
         Upper bound ξ on ``diag(B)``; ``None`` for none.
+    {n_neighbors}
     {recommender_parameters}
+    {n_jobs}
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``; its diagonal is at most ξ.
+    coef_ : {ndarray, csr_array} of shape (n_items, n_items)
+        Item-item weights ``B``; its diagonal is at most ξ; sparse with
+        ``n_neighbors``.
     {recommender_attributes}
 
     See Also
@@ -205,6 +216,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
 
     _parameter_constraints = {
         **_RelaxedLinearAutoencoder._parameter_constraints,
+        **SUPPORT_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "xi": [_XI, None],
         "dtype": "no_validation",
@@ -215,19 +227,23 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         reg=1000.0,
         *,
         xi=0.6,
+        n_neighbors=None,
         item_ids=None,
         top_k=20,
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        n_jobs=None,
     ):
         self.reg = reg
         self.xi = xi
+        self.n_neighbors = n_neighbors
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.n_jobs = n_jobs
 
     def _dropout_and_xi(self):
         return 0.0, self.xi
@@ -254,12 +270,15 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     xi : float >= 0 or None, default=None
         Bound ξ on the self-weights ``diag(B)``: ``None`` (DLAE) leaves them
         free, ``0`` (EDLAE) forbids them.
+    {n_neighbors}
     {recommender_parameters}
+    {n_jobs}
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_items, n_items)
-        Item-item weights ``B``; zero diagonal with ``xi=0``.
+    coef_ : {ndarray, csr_array} of shape (n_items, n_items)
+        Item-item weights ``B``; zero diagonal with ``xi=0``; sparse with
+        ``n_neighbors``.
     {recommender_attributes}
 
     See Also
@@ -288,6 +307,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
 
     _parameter_constraints = {
         **_RelaxedLinearAutoencoder._parameter_constraints,
+        **SUPPORT_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
@@ -300,20 +320,24 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         *,
         dropout=0.3,
         xi=None,
+        n_neighbors=None,
         item_ids=None,
         top_k=20,
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        n_jobs=None,
     ):
         self.reg = reg
         self.dropout = dropout
         self.xi = xi
+        self.n_neighbors = n_neighbors
         self.item_ids = item_ids
         self.top_k = top_k
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.n_jobs = n_jobs
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi

@@ -1,0 +1,388 @@
+"""The support-constrained solver: exact sparse weights past the dense limit.
+
+SPEC §7: column ``j`` of ``B`` is restricted to a support ``S_j`` of at most
+``n_neighbors`` items (``j ∉ S_j``), the strongest co-occurrence and
+semantic neighbours of ``j``; the objective then splits into one small
+ridge problem per column, solved exactly.  Memory is O(n_items ·
+n_neighbors) plus the sparse ``XᵀX``; no n x n array is formed.
+"""
+
+import warnings
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from scipy import sparse
+
+from .._core import neighbors, sparse_gram, support_fit
+from .._core.linalg import NotPositiveDefiniteError
+from .._core.memory import FitPlan, MemoryEstimate, format_bytes
+from ._dense import check_finite_weights
+from ._diagnosis import _empty_item, check_in_range, or_float64
+
+_SEARCH_AUTO = "auto"
+# Bytes per entry of G alive while a block of rows is streamed (the product,
+# its row and owner indices, the sort keys of the candidates), measured
+# with tracemalloc (tests/test_support_fit.py).
+_STREAM_BYTES_PER_ENTRY = 96
+# Seconds per column and squared support size, measured on 2 cores of the
+# benchmark machine (benchmarks/bench_large.py); the estimate in advice.
+_SECONDS_PER_COLUMN_AND_K2 = 4.0e-8
+
+
+def faiss_available():
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def estimated_seconds(n_items, n_neighbors, n_jobs=1):
+    """A rough wall time of a support-constrained fit (for advice only)."""
+    per_column = _SECONDS_PER_COLUMN_AND_K2 * max(n_neighbors, 32) ** 2 + 2e-4
+    return n_items * per_column / max(1, min(n_jobs, 2) * 0.9)
+
+
+def gram_layout(X, dtype):
+    """Column bounds of ``XᵀX`` and its hubs (:mod:`~.._core.sparse_gram`)."""
+    bounds = sparse_gram.column_entry_bounds(X)
+    hubs = sparse_gram.choose_hubs(bounds, itemsize=np.dtype(dtype).itemsize)
+    return bounds, hubs
+
+
+def support_fit_plan(
+    owner,
+    X,
+    dtype,
+    n_neighbors,
+    *,
+    side_bytes=0,
+    dense_correlation=False,
+):
+    """The :class:`~sklearn_l3ae._core.memory.FitPlan` of a sparse fit.
+
+    Parameters
+    ----------
+    owner : str
+    X : {ndarray, sparse matrix} of shape (n_users, n_items)
+        The interactions (their pattern sizes the sparse ``XᵀX``).
+    dtype : numpy dtype
+    n_neighbors : int
+    side_bytes : int
+        Phase-1 arrays (embeddings, factors).
+    dense_correlation : bool
+        Phase 1 gives a dense ``C`` (one n x n array).
+    """
+    dtype = np.dtype(dtype)
+    itemsize = dtype.itemsize
+    n_items = X.shape[1]
+    nnz = X.nnz if sparse.issparse(X) else int(np.count_nonzero(X))
+    bounds, hubs = gram_layout(X, dtype)
+    is_hub = np.zeros(n_items, dtype=bool)
+    is_hub[hubs] = True
+    # Stored entries of the non-hub columns (an upper bound) and of the
+    # largest block of G rows in the streamed pass.
+    gram_entries = int(bounds[~is_hub].sum())
+    streamed = max(
+        min(sparse_gram._BLOCK_ENTRIES, int(bounds.sum())), int(bounds.max(initial=0))
+    )
+    k = min(n_neighbors, max(n_items - 1, 1))
+    index_size = 4 if n_items * (k + 1) < 2**31 else 8
+    slots = n_items * (k + 1)
+    columns = support_fit.max_block_columns(k, itemsize)
+    union = min(support_fit.MAX_UNION, n_items) + 1
+    parts = [
+        (
+            f"B, {k + 1} slots per column (CSC and CSR)",
+            2 * slots * (itemsize + index_size),
+        ),
+        ("supports and candidate lists", n_items * k * 4 * 3),
+        ("sparse XᵀX (non-hub columns)", gram_entries * (itemsize + 4)),
+        (f"dense XᵀX of {hubs.size} hub items", hubs.size**2 * itemsize),
+        ("X by columns", nnz * (itemsize + 4) + (n_items + 1) * 8),
+        (
+            "work buffers",
+            streamed * _STREAM_BYTES_PER_ENTRY
+            + union**2 * itemsize
+            + 2 * columns * (k + 1) ** 2 * itemsize,
+        ),
+    ]
+    if side_bytes:
+        parts.append(("item side arrays", int(side_bytes)))
+    if dense_correlation:
+        parts.append((f"dense {n_items} x {n_items} C", n_items * n_items * itemsize))
+    estimate = MemoryEstimate(
+        what=(
+            f"Fitting {owner} on {n_items} items in {dtype.name} with "
+            f"n_neighbors={n_neighbors}"
+        ),
+        parts=tuple(parts),
+    )
+
+    def advice(limit):
+        steps = []
+        if dtype == np.float64:
+            steps.append("use dtype=np.float32")
+        per_neighbor = max(1, estimate.total // max(k, 1))
+        fitting = max(1, int(limit // per_neighbor * 0.9))
+        if fitting < k:
+            steps.append(f"use n_neighbors={fitting} or fewer")
+        return steps
+
+    return FitPlan(estimate, advice)
+
+
+# The support size suggested when a dense fit does not fit in memory.
+SUGGESTED_NEIGHBORS = 256
+
+
+def with_support_alternative(plan, problem, owner):
+    """``plan`` (a dense fit's) whose advice also offers ``n_neighbors``.
+
+    When the dense fit is refused, the first remedy named is the
+    support-constrained fit with :data:`SUGGESTED_NEIGHBORS`, with its own
+    memory estimate and a rough time, if it fits the same budget.
+    """
+    n_neighbors = min(SUGGESTED_NEIGHBORS, max(1, problem.n_items - 1))
+    alternative = support_fit_plan(
+        owner,
+        problem.X,
+        problem.dtype,
+        n_neighbors,
+        side_bytes=problem.side_bytes,
+        dense_correlation=problem.dense_correlation,
+    ).estimate.total
+
+    def advice(limit):
+        steps = list(plan.advice(limit))
+        if alternative <= limit:
+            minutes = estimated_seconds(problem.n_items, n_neighbors, 2) / 60
+            steps.insert(
+                0,
+                f"set n_neighbors={n_neighbors} for the exact support-constrained "
+                f"fit (each item's weights on its {n_neighbors} strongest "
+                f"neighbours; about {format_bytes(alternative)}, roughly "
+                f"{max(1, round(minutes))} min on 2 cores)",
+            )
+        return steps
+
+    return FitPlan(plan.estimate, advice)
+
+
+class SupportSolver:
+    """Exact support-constrained weights (SPEC §7), sparse ``B``.
+
+    Parameters
+    ----------
+    n_neighbors : int
+        Largest support ``|S_j|``.
+    semantic_share : float in [0, 1], default=0.5
+        Share of the support taken from the semantic neighbours when the
+        problem has a correlation ``C``.
+    neighbor_search : {"auto", "exact", "faiss"}, default="auto"
+        How the semantic neighbours are found.
+    n_jobs : int or None, default=None
+        Parallel blocks of columns (joblib).
+    """
+
+    name = "support"
+
+    def __init__(
+        self, n_neighbors=None, semantic_share=0.5, neighbor_search="auto", n_jobs=None
+    ):
+        self.n_neighbors = n_neighbors
+        self.semantic_share = semantic_share
+        self.neighbor_search = neighbor_search
+        self.n_jobs = n_jobs
+
+    def accepts(self, options):
+        return options.get("n_neighbors") is not None
+
+    def configured(self, options):
+        """A solver with the estimator's execution ``options``."""
+        return SupportSolver(
+            n_neighbors=options["n_neighbors"],
+            semantic_share=options.get("semantic_share", 0.5),
+            neighbor_search=options.get("neighbor_search", "auto"),
+            n_jobs=options.get("n_jobs"),
+        )
+
+    # ------------------------------------------------------------------ check
+
+    def check(self, problem):
+        """Cheap refusals: a shift out of range, an empty item with shift <= 0.
+
+        Unlike the dense solver, too few users is no refusal: each column's
+        system is small and may be definite although ``XᵀX`` is singular.
+        """
+        if problem.extra_rows is not None or problem.extra_rows_pending:
+            raise ValueError(  # pragma: no cover - no such estimator has n_neighbors
+                "n_neighbors does not support extra rows stacked under X."
+            )
+        dtype = problem.dtype
+        check_in_range(problem.shift, dtype, problem.shift_name)
+        if problem.reg_E:
+            check_in_range(problem.reg_E, dtype, "reg_E")
+        if problem.shift > 0:
+            return
+        item = _empty_item(problem)
+        if item is not None:
+            raise ValueError(
+                f"{problem.shifted_matrix_text()} restricted to each column's "
+                f"support must be positive definite, but item column {item} has "
+                f"no interactions, so its diagonal entry is {problem.shift_name} "
+                f"= {problem.shift:g}: choose {problem.shift_name} > 0."
+            )
+
+    # ------------------------------------------------------------------- plan
+
+    def plan(self, problem, owner):
+        return support_fit_plan(
+            owner,
+            problem.X,
+            problem.dtype,
+            self.n_neighbors,
+            side_bytes=problem.side_bytes,
+            dense_correlation=problem.dense_correlation,
+        )
+
+    # ------------------------------------------------------------------ solve
+
+    def _search(self, n_items):
+        search = self.neighbor_search
+        if search == "faiss" and not faiss_available():
+            raise ImportError(
+                "neighbor_search='faiss' needs the faiss-cpu package "
+                '(pip install "sklearn-l3ae[faiss]"); or use '
+                "neighbor_search='exact'."
+            )
+        if search != _SEARCH_AUTO:
+            return search
+        if n_items <= neighbors.EXACT_SEARCH_MAX_ITEMS:
+            return "exact"
+        if faiss_available():
+            return "faiss"
+        warnings.warn(
+            f"The exact semantic neighbour search over {n_items} items does "
+            "O(n_items²·d) work; install faiss-cpu (pip install "
+            '"sklearn-l3ae[faiss]") for the approximate search, which '
+            "neighbor_search='auto' then uses.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return "exact"
+
+    def _semantic_candidates(self, correlation, n_items, k):
+        """The ``k`` strongest semantic neighbours of every column.
+
+        Searched before ``XᵀX`` is streamed, so that the search's index and
+        the sparse Gram matrix are never in memory together.  ``k`` of them
+        (not only the semantic share) let the columns without enough
+        co-occurrences fill their support with semantic neighbours.
+        """
+        search = neighbors.SemanticSearch(
+            correlation, self._search(n_items), dtype=np.float32
+        )
+        return search.candidates(k)
+
+    def solve(self, problem):
+        """Sparse ``B`` (CSR) of ``problem`` with supports of ``n_neighbors``."""
+        dtype = problem.dtype
+        X = sparse.csr_array(problem.X, dtype=dtype)
+        n_items = X.shape[1]
+        k = max(0, min(self.n_neighbors, n_items - 1))
+        complete = k >= n_items - 1
+        correlation = problem.correlation if problem.reg_E else None
+        semantic = None
+        if correlation is not None and not complete:
+            semantic = self._semantic_candidates(correlation, n_items, k)
+        _, hubs = gram_layout(X, dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram, cooccurrence = sparse_gram.stream_gram(X, k, hubs, dtype)
+        if complete:
+            # Complete supports: every other item, the dense problem exactly.
+            supports = neighbors.all_other_items(n_items)
+        else:
+            supports = neighbors.supports(
+                cooccurrence, semantic, k, self.semantic_share
+            )
+        del cooccurrence, semantic
+        order = support_fit.order_columns(supports, gram.hub_position)
+        blocks = support_fit.column_blocks(
+            supports,
+            order,
+            max_columns=support_fit.max_block_columns(k, dtype.itemsize),
+        )
+        arrays = support_fit.empty_weights(supports, dtype)
+        parameters = dict(
+            reg=problem.reg,
+            reg_E=problem.reg_E,
+            correlation=correlation,
+            dropout=problem.dropout,
+            xi=problem.xi,
+        )
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for columns, rows, weights in _run_blocks(
+                    gram, supports, blocks, parameters, self.n_jobs
+                ):
+                    support_fit.write_weights(arrays, columns, rows, weights)
+        except NotPositiveDefiniteError as error:
+            raise ValueError(_explain(problem, error, supports)) from error
+        coef = support_fit.weights_matrix(arrays, n_items)
+        check_finite_weights(coef.data)
+        return coef
+
+
+def _solve_chunk(gram, supports, chunk, parameters):
+    """Solve a list of blocks; a worker's task."""
+    results = []
+    for columns in chunk:
+        try:
+            rows, weights = support_fit.solve_block(
+                gram, supports, columns, **parameters
+            )
+        except NotPositiveDefiniteError as error:
+            error.column = int(columns[error.index])
+            raise
+        results.append((columns, rows, weights))
+    return results
+
+
+def _run_blocks(gram, supports, blocks, parameters, n_jobs):
+    """Yield ``(columns, rows, weights)`` of every block, in parallel if asked."""
+    workers = effective_n_jobs(n_jobs)
+    if workers == 1 or len(blocks) < 2:
+        yield from _solve_chunk(gram, supports, blocks, parameters)
+        return
+    # Threads by default: the work is in NumPy, SciPy and LAPACK calls that
+    # release the GIL, and threads share the inputs instead of copying them
+    # to every worker (a joblib backend set by the caller, e.g. Dask, wins).
+    # A few chunks per worker: each task ships the shared inputs once.
+    n_chunks = min(len(blocks), 4 * workers)
+    sizes = np.array([len(columns) for columns in blocks])
+    bounds = np.searchsorted(
+        np.cumsum(sizes), np.linspace(0, sizes.sum(), n_chunks + 1)[1:-1]
+    )
+    chunks = [
+        list(part)
+        for part in np.split(np.array(blocks, dtype=object), bounds)
+        if len(part)
+    ]
+    for results in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_solve_chunk)(gram, supports, chunk, parameters) for chunk in chunks
+    ):
+        yield from results
+
+
+def _explain(problem, error, supports):
+    column = getattr(error, "column", None)
+    size = int(np.count_nonzero(supports[column] >= 0)) + 1 if column is not None else 0
+    where = f"item column {column}'s" if column is not None else "a column's"
+    return (
+        f"{problem.shifted_matrix_text()} restricted to {where} support ({size} "
+        f"items) must be positive definite, but {problem.shift_name} = "
+        f"{problem.shift:g} is too small there for {problem.dtype} arithmetic "
+        f"(the Cholesky factorization failed or lost every digit): increase "
+        f"{problem.shift_name}{or_float64(problem.dtype)}."
+    )
