@@ -31,6 +31,8 @@ FLAGS = {
     "reg_X": "--reg-X",
     "reg_E": "--reg-E",
     "semantic__semanticcorrelation__reg": "--semantic-reg",
+    "n_neighbors": "--n-neighbors",
+    "n_jobs": "--n-jobs",
 }
 # The extra a model file of `tune` holds: the best reg of EASE.
 TUNED_EASE_REG = "tuned_ease_reg"
@@ -61,7 +63,22 @@ def l3ae(data, args, *, encoder, reg_X, reg_E, semantic_reg, dtype):
         dtype=dtype,
         item_ids=data.item_ids,
         memory_limit=args.memory_limit,
+        **scale_options(args),
     )
+
+
+def _neighbors_text(n_neighbors, both=False):
+    if n_neighbors is None:
+        return ""
+    return f"{'; both' if both else ','} n_neighbors={n_neighbors}"
+
+
+def scale_options(args, n_neighbors=None):
+    """``n_neighbors`` and ``n_jobs`` of the command line (or ``n_neighbors``
+    given, e.g. from a model file)."""
+    if n_neighbors is None:
+        n_neighbors = args.n_neighbors
+    return {"n_neighbors": n_neighbors, "n_jobs": args.n_jobs}
 
 
 def fit(model, X, name, flags=FLAGS):
@@ -107,7 +124,8 @@ def cmd_fit(args):
         save(model, args.model, extras=training_extras(data))
     print(
         f"Saved L3AE (reg_X={args.reg_X:g}, reg_E={args.reg_E:g}, "
-        f"semantic reg={args.semantic_reg:g}) on {data.X.shape[0]} users x "
+        f"semantic reg={args.semantic_reg:g}{_neighbors_text(args.n_neighbors)}) "
+        f"on {data.X.shape[0]} users x "
         f"{data.X.shape[1]} items to {args.model}"
     )
     return 0
@@ -243,8 +261,14 @@ def _evaluation_setting(args):
         "semantic_reg": args.semantic_reg,
         "ease_reg": args.ease_reg,
         "dtype": args.dtype,
+        "n_neighbors": args.n_neighbors,
     }
-    defaults = {**DEFAULTS, "encoder": DEFAULT_MODEL, "dtype": "float32"}
+    defaults = {
+        **DEFAULTS,
+        "encoder": DEFAULT_MODEL,
+        "dtype": "float32",
+        "n_neighbors": None,
+    }
     if args.model is None:
         return {k: defaults[k] if v is None else v for k, v in setting.items()}
     model, extras = load_model(args.model)
@@ -257,6 +281,7 @@ def _evaluation_setting(args):
         "reg_X": model.reg_X,
         "reg_E": model.reg_E,
         "dtype": np.dtype(model.dtype).name,
+        "n_neighbors": model.n_neighbors,
     }
     if TUNED_EASE_REG in extras:
         tuned = extras[TUNED_EASE_REG]
@@ -298,9 +323,13 @@ def cmd_evaluate(args):
     train, val, test = split(data, args)
     # The paper's final protocol: refit on train + validation, test on test.
     fit_on = sparse.csr_array(train + val)
+    args.n_neighbors = setting["n_neighbors"]
     models = {
         "EASE": EASERecommender(
-            reg=setting["ease_reg"], dtype=dtype, memory_limit=args.memory_limit
+            reg=setting["ease_reg"],
+            dtype=dtype,
+            memory_limit=args.memory_limit,
+            **scale_options(args, setting["n_neighbors"]),
         ),
         "L3AE": l3ae(
             data,
@@ -325,6 +354,7 @@ def cmd_evaluate(args):
     print(
         f"EASE reg={setting['ease_reg']:g}; L3AE reg_X={setting['reg_X']:g}, "
         f"reg_E={setting['reg_E']:g}, semantic reg={setting['semantic_reg']:g}"
+        + _neighbors_text(setting["n_neighbors"], both=True)
     )
     print(_side_by_side(reports))
     return 0

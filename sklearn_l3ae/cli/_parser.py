@@ -178,6 +178,31 @@ def _add_memory_limit(parser):
     )
 
 
+def _add_scale(parser, *, from_model=False):
+    """``--n-neighbors`` and ``--n-jobs``: past the dense limit (SPEC §7)."""
+    parser.add_argument(
+        "--n-neighbors",
+        type=int,
+        default=None,
+        metavar="K",
+        help="fit each item's weights on its K strongest co-occurrence and "
+        "semantic neighbours (exact support-constrained fit, sparse model; "
+        "for catalogues past ~50k items, e.g. 256) "
+        + (
+            "(default: the model file's, else the dense fit)"
+            if from_model
+            else "(default: the dense fit over all items)"
+        ),
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel workers of the --n-neighbors fit (-1: all cores; default: 1)",
+    )
+
+
 def _add_protocol(parser):
     """The split of ``tune`` and ``evaluate``, which must agree."""
     parser.add_argument(
@@ -233,6 +258,7 @@ def build_parser():
         "through their text only)",
     )
     _add_dtype(fit, default="float32")
+    _add_scale(fit)
     _add_memory_limit(fit)
     fit.set_defaults(run=cmd_fit)
 
@@ -263,6 +289,7 @@ def build_parser():
     )
     _add_protocol(tune)
     _add_dtype(tune, default="float32")
+    _add_scale(tune)
     _add_memory_limit(tune)
     tune.set_defaults(run=cmd_tune)
 
@@ -332,6 +359,7 @@ def build_parser():
     )
     _add_protocol(evaluate)
     _add_dtype(evaluate, default=None)
+    _add_scale(evaluate, from_model=True)
     _add_memory_limit(evaluate)
     evaluate.set_defaults(run=cmd_evaluate)
     return parser

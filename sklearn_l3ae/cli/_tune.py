@@ -17,6 +17,7 @@ from ._commands import (
     l3ae,
     load_data,
     protocol_k_core,
+    scale_options,
     split,
     training_extras,
 )
@@ -114,7 +115,9 @@ def cmd_tune(args):
     )
     _, results, order = _search(model, grid, train, val, "L3AE")
     best = results["params"][order[0]]
-    ease = EASERecommender(dtype=dtype, memory_limit=args.memory_limit)
+    ease = EASERecommender(
+        dtype=dtype, memory_limit=args.memory_limit, **scale_options(args)
+    )
     _, ease_results, ease_order = _search(
         ease, {"reg": list(args.ease_reg)}, train, val, "EASE"
     )
