@@ -183,7 +183,8 @@ def test_supports_join_the_strongest_cooccurrence_and_semantic_neighbours():
     C = semantic_reference(F, 2.0)
     for j in range(50):
         rows = set(coef.indices[coef.indptr[j] : coef.indptr[j + 1]].tolist())
-        cooccurrence = [i for i in np.argsort(-G[:, j], kind="stable") if i != j]
+        cosine = G[:, j] / np.sqrt(np.diag(G))
+        cooccurrence = [i for i in np.argsort(-cosine, kind="stable") if i != j]
         semantic = [i for i in np.argsort(-np.abs(C[:, j]), kind="stable") if i != j]
         assert set(cooccurrence[: k // 2]) <= rows
         assert set(semantic[: k // 2]) <= rows
@@ -197,7 +198,9 @@ def test_semantic_share_extremes(share):
     F = rng.standard_normal((50, 6))
     k = 6
     coef = sparse.csc_array(_l3ae(F, n_neighbors=k, semantic_share=share).fit(X).coef_)
-    score = np.abs(semantic_reference(F, 2.0)) if share else X.T @ X
+    G = X.T @ X
+    cosine = G / np.sqrt(np.diag(G))[:, None]  # G[i, j] / sqrt(G[i, i])
+    score = np.abs(semantic_reference(F, 2.0)) if share else cosine
     for j in range(50):
         rows = coef.indices[coef.indptr[j] : coef.indptr[j + 1]]
         order = [i for i in np.argsort(-score[:, j], kind="stable") if i != j]
@@ -205,6 +208,7 @@ def test_semantic_share_extremes(share):
 
 
 def test_ease_supports_are_the_strongest_cooccurrences():
+    """By the cosine of the item columns, G[i, j] / sqrt(G[i, i] G[j, j])."""
     rng = np.random.default_rng(5)
     X = random_interactions(rng, 200, 40, 0.2) * rng.uniform(0.5, 1.5, (200, 40))
     k = 5
@@ -212,7 +216,8 @@ def test_ease_supports_are_the_strongest_cooccurrences():
     G = X.T @ X
     for j in range(40):
         rows = coef.indices[coef.indptr[j] : coef.indptr[j + 1]]
-        order = [i for i in np.argsort(-G[:, j], kind="stable") if i != j]
+        cosine = G[:, j] / np.sqrt(np.diag(G))
+        order = [i for i in np.argsort(-cosine, kind="stable") if i != j]
         assert set(rows.tolist()) == set(order[:k])
 
 
@@ -244,13 +249,20 @@ def test_cold_items_get_semantic_neighbours_and_are_recommended():
 # ---------------------------------------------------------------- memory
 
 
-def test_memory_is_never_quadratic():
+@pytest.mark.parametrize("semantic", [False, True], ids=["ease", "l3ae"])
+def test_memory_is_never_quadratic(semantic):
     """tracemalloc's peak during a sparse fit stays far below n² entries,
     and below the planner's estimate."""
     n_items = 24_000
     X = _catalogue(12_000, n_items, 6, seed=7)
-    model = EASERecommender(reg=1.0, n_neighbors=8, memory_limit=None)
-    plan = support_fit_plan("EASE", X, np.float32, 8).estimate.total
+    if semantic:
+        F = np.random.default_rng(0).standard_normal((n_items, 16)).astype(np.float32)
+        model = L3AERecommender(
+            item_embeddings=F, reg_X=1.0, reg_E=5.0, n_neighbors=8, memory_limit=None
+        )
+    else:
+        model = EASERecommender(reg=1.0, n_neighbors=8, memory_limit=None)
+    plan = model._plan_fit(X).estimate.total
     tracemalloc.start()
     try:
         model.fit(X)
@@ -551,7 +563,7 @@ def test_streamed_gram_pieces_are_the_gram_matrix():
     np.testing.assert_allclose(block[:-1, :-1], G[np.ix_(items, items)], rtol=1e-14)
     assert not block[-1].any() and not block[:, -1].any()
     for j in range(70):
-        values = G[:, j].copy()
+        values = G[:, j] / np.sqrt(np.diag(G))
         values[j] = 0
         order = [i for i in np.argsort(-values, kind="stable") if values[i] > 0]
         np.testing.assert_array_equal(candidates[j], (order + [-1] * 6)[:6])

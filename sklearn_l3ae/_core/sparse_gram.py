@@ -6,7 +6,8 @@ strongest co-occurrence neighbours of ``j``; never a dense ``G``.  One pass
 over column blocks of ``G`` (:func:`stream_gram`, each block
 ``X[:, J]ᵀ X`` as sparse rows) gives:
 
-* the co-occurrence candidates of every column (largest ``G[i, j]``);
+* the co-occurrence candidates of every column (largest cosine
+  ``G[i, j] / sqrt(G[i, i] G[j, j])``);
 * ``diag(G)``;
 * the dense ``G[H, H]`` of the *hubs* ``H``, the items whose columns of
   ``G`` are longest (popular items co-occur with most of the catalogue);
@@ -139,8 +140,9 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
     -------
     gram : SparseGram
     candidates : ndarray of shape (n_items, n_candidates), int32
-        For column ``j``, the items ``i ≠ j`` with the largest ``G[i, j] > 0``,
-        best first (ties: lower index), ``-1`` padded.
+        For column ``j``, the items ``i ≠ j`` with ``G[i, j] > 0`` and the
+        largest ``G[i, j] / sqrt(G[i, i])`` (the cosine of the columns of
+        ``X``), best first (ties: lower index), ``-1`` padded.
     """
     dtype = np.dtype(dtype)
     X = sparse.csr_array(X)
@@ -151,11 +153,27 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
     hub_position = np.full(n_items, -1, dtype=np.int64)
     hub_position[hubs] = np.arange(hubs.size)
     is_hub = hub_position >= 0
+    # Candidates are ranked by G[i, j] / sqrt(G[i, i]) in column j, i.e. by
+    # the cosine of the item columns of X: raw counts favour popular items,
+    # whose EASE weights are small (the dense B's squared mass captured by
+    # 256 candidates: 0.41 instead of 0.26 on ml-1m, 0.60 instead of 0.52
+    # on ml-100k).
+    scale = 1.0 / np.sqrt(
+        np.maximum(
+            np.asarray(X_columns.multiply(X_columns).sum(axis=0)).ravel(), 1e-300
+        )
+    )
     hub_gram = np.zeros((hubs.size, hubs.size), dtype=dtype)
     diagonal = np.zeros(n_items, dtype=np.float64)
     candidates = np.empty((n_items, n_candidates), dtype=np.int32)
-    indptr = [np.zeros(1, dtype=np.int64)]
-    indices, data = [], []
+    # The non-hub columns written in place into arrays sized by the bounds
+    # (shrunk at the end): no list of blocks to concatenate, which would
+    # hold the whole sparse G twice.
+    capacity = int(bounds[~is_hub].sum())
+    index_dtype = np.int32 if capacity < 2**31 else np.int64
+    indices = np.empty(capacity, dtype=np.int32)
+    data = np.empty(capacity, dtype=dtype)
+    indptr = np.zeros(n_items + 1, dtype=np.int64)
     stored = 0
     cumulative = np.cumsum(bounds)
     start = 0
@@ -170,7 +188,7 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
         owner = np.repeat(np.arange(start, stop), lengths)
         own = rows.indices == owner
         diagonal[owner[own]] = rows.data[own]
-        values = np.where(own, 0, rows.data)
+        values = np.where(own, 0, rows.data * scale[rows.indices])
         candidates[start:stop] = _top_per_row(
             rows.indptr, rows.indices, values, n_candidates
         )
@@ -180,18 +198,17 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
         ] = rows.data[both_hubs]
         kept = ~is_hub[owner]
         kept_lengths = np.where(is_hub[start:stop], 0, lengths)
-        indptr.append(stored + np.cumsum(kept_lengths))
-        stored += int(kept_lengths.sum())
-        indices.append(rows.indices[kept].astype(np.int32))
-        data.append(rows.data[kept].astype(dtype))
+        indptr[start + 1 : stop + 1] = stored + np.cumsum(kept_lengths)
+        count = int(kept_lengths.sum())
+        indices[stored : stored + count] = rows.indices[kept]
+        data[stored : stored + count] = rows.data[kept]
+        stored += count
         start = stop
-    index_dtype = np.int32 if stored < 2**31 else np.int64
+    # Shrink in place (realloc): the bounds count shared items once per user.
+    indices.resize(stored, refcheck=False)
+    data.resize(stored, refcheck=False)
     columns = sparse.csc_array(
-        (
-            np.concatenate(data),
-            np.concatenate(indices).astype(index_dtype, copy=False),
-            np.concatenate(indptr).astype(index_dtype),
-        ),
+        (data, indices.astype(index_dtype, copy=False), indptr.astype(index_dtype)),
         shape=(n_items, n_items),
     )
     gram = SparseGram(diagonal, hubs, hub_position, hub_gram, columns)

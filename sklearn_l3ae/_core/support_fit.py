@@ -35,19 +35,27 @@ def max_block_columns(n_neighbors, itemsize):
 def order_columns(supports, hub_position):
     """Columns in an order that keeps overlapping supports close.
 
-    Reverse Cuthill–McKee on the symmetrized graph ``j — i`` for ``i`` in
-    ``S_j``, hubs excluded.
+    Reverse Cuthill–McKee on the graph ``j → i`` for ``i`` in ``S_j``, hubs
+    excluded (every column may reach them), read as an undirected graph:
+    the breadth-first search follows each column's support.  Built directly
+    as int32 CSR (n_items·n_neighbors entries, no symmetrized copy: at 10⁶
+    items x 128 that would be ~2 GB more).
     """
     n_items, width = supports.shape
-    rows = np.repeat(np.arange(n_items), width)
-    cols = supports.reshape(-1).astype(np.int64)
-    valid = cols >= 0
-    valid[valid] = (hub_position[cols[valid]] < 0) & (hub_position[rows[valid]] < 0)
+    valid = supports >= 0
+    valid &= hub_position[np.maximum(supports, 0)] < 0
+    valid &= (hub_position < 0)[:, None]
+    indptr = np.zeros(n_items + 1, dtype=np.int64)
+    np.cumsum(np.count_nonzero(valid, axis=1), out=indptr[1:])
+    index_dtype = np.int32 if indptr[-1] < 2**31 else np.int64
     graph = sparse.csr_array(
-        (np.ones(int(valid.sum()), dtype=np.int8), (rows[valid], cols[valid])),
+        (
+            np.ones(int(indptr[-1]), dtype=np.int8),
+            supports[valid].astype(index_dtype, copy=False),
+            indptr.astype(index_dtype),
+        ),
         shape=(n_items, n_items),
     )
-    graph = sparse.csr_array(graph + graph.T)
     return np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=True), np.int64)
 
 

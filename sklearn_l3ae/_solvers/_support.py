@@ -24,9 +24,12 @@ _SEARCH_AUTO = "auto"
 # its row and owner indices, the sort keys of the candidates), measured
 # with tracemalloc (tests/test_support_fit.py).
 _STREAM_BYTES_PER_ENTRY = 96
-# Seconds per column and squared support size, measured on 2 cores of the
-# benchmark machine (benchmarks/bench_large.py); the estimate in advice.
-_SECONDS_PER_COLUMN_AND_K2 = 4.0e-8
+# Seconds per column on 2 cores of the benchmark machine (AMD EPYC, n_jobs=2;
+# benchmarks/results/large.md): a constant, the support's gather (k²) and
+# its factorization (k³); and the faiss search, ~n^1.5.  For advice only.
+_COLUMN_SECONDS = (2e-4, 2.5e-8, 3e-11)
+_SEARCH_SECONDS_PER_N15 = 5e-10
+_EXACT_SEARCH_SECONDS_PER_N2 = 1.2e-8
 
 
 def faiss_available():
@@ -37,10 +40,17 @@ def faiss_available():
     return True
 
 
-def estimated_seconds(n_items, n_neighbors, n_jobs=1):
+def estimated_seconds(n_items, n_neighbors, n_jobs=2):
     """A rough wall time of a support-constrained fit (for advice only)."""
-    per_column = _SECONDS_PER_COLUMN_AND_K2 * max(n_neighbors, 32) ** 2 + 2e-4
-    return n_items * per_column / max(1, min(n_jobs, 2) * 0.9)
+    constant, gather, factor = _COLUMN_SECONDS
+    k = max(n_neighbors, 16)
+    per_column = constant + gather * k**2 + factor * k**3
+    seconds = n_items * per_column * 2 / max(1, min(n_jobs, 2))
+    if n_items > neighbors.EXACT_SEARCH_MAX_ITEMS:
+        seconds += _SEARCH_SECONDS_PER_N15 * n_items**1.5
+    else:
+        seconds += _EXACT_SEARCH_SECONDS_PER_N2 * n_items**2
+    return seconds
 
 
 def gram_layout(X, dtype):
@@ -56,7 +66,7 @@ def support_fit_plan(
     dtype,
     n_neighbors,
     *,
-    side_bytes=0,
+    embedding_dim=None,
     dense_correlation=False,
 ):
     """The :class:`~sklearn_l3ae._core.memory.FitPlan` of a sparse fit.
@@ -68,8 +78,8 @@ def support_fit_plan(
         The interactions (their pattern sizes the sparse ``XᵀX``).
     dtype : numpy dtype
     n_neighbors : int
-    side_bytes : int
-        Phase-1 arrays (embeddings, factors).
+    embedding_dim : int or None
+        Dimension of the item embeddings of phase 1 (None: no phase 1).
     dense_correlation : bool
         Phase 1 gives a dense ``C`` (one n x n array).
     """
@@ -91,24 +101,42 @@ def support_fit_plan(
     slots = n_items * (k + 1)
     columns = support_fit.max_block_columns(k, itemsize)
     union = min(support_fit.MAX_UNION, n_items) + 1
-    parts = [
-        (
-            f"B, {k + 1} slots per column (CSC and CSR)",
-            2 * slots * (itemsize + index_size),
-        ),
-        ("supports and candidate lists", n_items * k * 4 * 3),
-        ("sparse XᵀX (non-hub columns)", gram_entries * (itemsize + 4)),
-        (f"dense XᵀX of {hubs.size} hub items", hubs.size**2 * itemsize),
-        ("X by columns", nnz * (itemsize + 4) + (n_items + 1) * 8),
-        (
-            "work buffers",
-            streamed * _STREAM_BYTES_PER_ENTRY
-            + union**2 * itemsize
-            + 2 * columns * (k + 1) ** 2 * itemsize,
-        ),
-    ]
-    if side_bytes:
-        parts.append(("item side arrays", int(side_bytes)))
+    slot_bytes = slots * (itemsize + index_size)
+    lists = n_items * k * 4
+    # The fit runs in phases whose large arrays are never alive together
+    # (the semantic search, the streamed G and the solves, the conversion of
+    # B to CSR); the peak is the largest phase, beside the inputs.
+    phases = {
+        "search": [("semantic candidates", lists)],
+        "solve": [
+            ("sparse XᵀX (non-hub columns)", gram_entries * (itemsize + 4)),
+            (f"dense XᵀX of {hubs.size} hub items", hubs.size**2 * itemsize),
+            ("supports and candidate lists", 3 * lists),
+            (f"B, {k + 1} slots per column", slot_bytes),
+            ("X by columns", nnz * (itemsize + 4) + (n_items + 1) * 8),
+            (
+                "work buffers",
+                streamed * _STREAM_BYTES_PER_ENTRY
+                + union**2 * itemsize
+                + 2 * columns * (k + 1) ** 2 * itemsize,
+            ),
+        ],
+        "convert": [("B as CSC and CSR", 2 * slot_bytes)],
+    }
+    if embedding_dim and n_items > neighbors.EXACT_SEARCH_MAX_ITEMS:
+        # The faiss index holds a float32 copy of the embeddings.
+        phases["search"].append(("faiss index", n_items * embedding_dim * 4))
+    elif embedding_dim:
+        # A block of exact |C| scores (float32), its masks and selections.
+        block = min(neighbors._SEARCH_BLOCK_ENTRIES, n_items * n_items)
+        phases["search"].append(("exact search blocks", block * 12))
+    peak = max(phases.values(), key=lambda part: sum(size for _, size in part))
+    parts = list(peak)
+    if embedding_dim:
+        # The embeddings and C's right factor (its left one is F itself).
+        parts.append(
+            ("embeddings and C's factor", n_items * embedding_dim * (4 + itemsize))
+        )
     if dense_correlation:
         parts.append((f"dense {n_items} x {n_items} C", n_items * n_items * itemsize))
     estimate = MemoryEstimate(
@@ -132,6 +160,26 @@ def support_fit_plan(
     return FitPlan(estimate, advice)
 
 
+def problem_plan(problem, owner, n_neighbors):
+    """:func:`support_fit_plan` of an ``ItemWeightsProblem``.
+
+    The embedding dimension is read back from ``problem.side_bytes``, which
+    the estimators count as ``n·d·(3·8 + 2·itemsize)`` for the dense fit's
+    float64 work on the factors (``recommenders._item_side``); the sparse
+    fit keeps only the embeddings and one factor in the fit's precision.
+    """
+    n_items, itemsize = problem.n_items, problem.dtype.itemsize
+    dim = problem.side_bytes // max(1, n_items * (3 * 8 + 2 * itemsize))
+    return support_fit_plan(
+        owner,
+        problem.X,
+        problem.dtype,
+        n_neighbors,
+        embedding_dim=int(dim) or None,
+        dense_correlation=problem.dense_correlation,
+    )
+
+
 # The support size suggested when a dense fit does not fit in memory.
 SUGGESTED_NEIGHBORS = 256
 
@@ -144,14 +192,7 @@ def with_support_alternative(plan, problem, owner):
     memory estimate and a rough time, if it fits the same budget.
     """
     n_neighbors = min(SUGGESTED_NEIGHBORS, max(1, problem.n_items - 1))
-    alternative = support_fit_plan(
-        owner,
-        problem.X,
-        problem.dtype,
-        n_neighbors,
-        side_bytes=problem.side_bytes,
-        dense_correlation=problem.dense_correlation,
-    ).estimate.total
+    alternative = problem_plan(problem, owner, n_neighbors).estimate.total
 
     def advice(limit):
         steps = list(plan.advice(limit))
@@ -237,14 +278,7 @@ class SupportSolver:
     # ------------------------------------------------------------------- plan
 
     def plan(self, problem, owner):
-        return support_fit_plan(
-            owner,
-            problem.X,
-            problem.dtype,
-            self.n_neighbors,
-            side_bytes=problem.side_bytes,
-            dense_correlation=problem.dense_correlation,
-        )
+        return problem_plan(problem, owner, self.n_neighbors)
 
     # ------------------------------------------------------------------ solve
 
@@ -329,6 +363,8 @@ class SupportSolver:
                     support_fit.write_weights(arrays, columns, rows, weights)
         except NotPositiveDefiniteError as error:
             raise ValueError(_explain(problem, error, supports)) from error
+        # Free G and the supports before B is converted (CSC -> CSR).
+        del gram, supports, blocks
         coef = support_fit.weights_matrix(arrays, n_items)
         check_finite_weights(coef.data)
         return coef
