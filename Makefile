@@ -2,7 +2,8 @@
 #   make test     create .venv, install the package with pinned dev tools, run the tests
 #   make example  same environment, run the quick-start example end to end
 #   make bench    run the benchmarks (fit, encode, metrics, accuracy, scoring,
-#                 scale; ~90 min, bench_scale needs ~8 GB free and a quiet machine)
+#                 scale, large; ~3 h, bench_large needs ~12 GB free, SANSA's
+#                 SuiteSparse (see benchmarks/bench_large.py) and a quiet machine)
 #   make docs     build the documentation without running the examples
 VENV ?= .venv
 PYTHON ?= python3
@@ -19,7 +20,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,dev,docs]"
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,faiss,dev,docs]"
 	touch $@
 
 test: dev
@@ -40,6 +41,7 @@ bench: dev
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_accuracy.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_score.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_scale.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_large.py
 
 lint: dev
 	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples

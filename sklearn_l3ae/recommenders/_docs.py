@@ -65,7 +65,7 @@ n_neighbors : int, default=None
     (SPEC §7).  Memory is O(n_items·n_neighbors) instead of n_items², and
     ``coef_`` a sparse CSR array.  ``None`` is the exact dense fit; with
     ``n_neighbors >= n_items − 1`` the supports hold every other item and
-    the fit equals it.  See :doc:`/scale`.""",
+    the fit equals it.  See :ref:`n_neighbors`.""",
     "n_neighbors_semantic": """\
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
@@ -76,7 +76,7 @@ n_neighbors : int, default=None
     n_items² (``C`` is never formed), and ``coef_`` a sparse CSR array.
     ``None`` is the exact dense fit; with ``n_neighbors >= n_items − 1``
     the supports hold every other item and the fit equals it.  See
-    :doc:`/scale`.""",
+    :ref:`n_neighbors`.""",
     "semantic_share": """\
 semantic_share : float in [0, 1], default=0.5
     With ``n_neighbors``: the share of each support given to semantic

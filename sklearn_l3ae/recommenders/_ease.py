@@ -56,6 +56,13 @@ class EASERecommender(SolvedItemItemRecommender):
     (4, 4)
     >>> model.predict([[1, 0, 0, 0]])
     array([[1, 3]])
+
+    With ``n_neighbors`` each column of ``B`` keeps at most that many items
+    (its strongest co-occurrences), solved exactly, and ``coef_`` is sparse:
+
+    >>> sparse_model = EASERecommender(reg=1.0, n_neighbors=2).fit(X)
+    >>> type(sparse_model.coef_).__name__, int(sparse_model.coef_.nnz)
+    ('csr_array', 8)
     """
 
     _parameter_constraints = {
