@@ -491,7 +491,9 @@ def test_faiss_search_finds_strong_negative_correlations():
     F = rng.standard_normal((3000, 8))
     correlation = SemanticCorrelation(reg=1.0).fit(F).correlation_factors_
     k = 10
-    assert neighbors._query_signs(correlation.left, correlation.right, k) == (1, -1)
+    left, right = correlation.left, correlation.right
+    sample = neighbors._exact_sample(left, right, k)
+    assert neighbors._query_signs(left, right, *sample) == (1, -1)
     exact = neighbors.SemanticSearch(correlation, "exact").candidates(k)
     approximate = neighbors.SemanticSearch(correlation, "faiss").candidates(k)
     C = correlation.left @ correlation.right[:50].T  # C[:, j] for j < 50
@@ -508,7 +510,9 @@ def test_topic_embeddings_need_no_negative_queries():
     rng = np.random.default_rng(19)
     F = _topic_embeddings(rng, 3000, 32, 30)
     correlation = SemanticCorrelation(reg=1.0).fit(F).correlation_factors_
-    assert neighbors._query_signs(correlation.left, correlation.right, 20) == (1,)
+    left, right = correlation.left, correlation.right
+    sample = neighbors._exact_sample(left, right, 20)
+    assert neighbors._query_signs(left, right, *sample) == (1,)
 
 
 def test_exact_semantic_search_is_brute_force():
