@@ -158,11 +158,12 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
     # whose EASE weights are small (the dense B's squared mass captured by
     # 256 candidates: 0.41 instead of 0.26 on ml-1m, 0.60 instead of 0.52
     # on ml-100k).
-    scale = 1.0 / np.sqrt(
-        np.maximum(
-            np.asarray(X_columns.multiply(X_columns).sum(axis=0)).ravel(), 1e-300
-        )
-    )
+    diagonal_sums = np.asarray(
+        X_columns.multiply(X_columns).sum(axis=0), dtype=np.float64
+    ).ravel()
+    # Items without interactions never appear as candidates (no entries).
+    scale = np.zeros(n_items)
+    np.divide(1.0, np.sqrt(diagonal_sums), out=scale, where=diagonal_sums > 0)
     hub_gram = np.zeros((hubs.size, hubs.size), dtype=dtype)
     diagonal = np.zeros(n_items, dtype=np.float64)
     candidates = np.empty((n_items, n_candidates), dtype=np.int32)
