@@ -29,6 +29,8 @@ _FAISS_TRAIN_PER_LIST = 40
 # and the share of negative neighbours above which they are.
 _SIGN_SAMPLE = 256
 _NEGATIVE_SHARE = 0.01
+# Result slots of one faiss search call (queries x 2(k+1)).
+_FAISS_RESULT_ENTRIES = 2**21
 # Recall against the exact search that the faiss probes are raised to.
 _TARGET_RECALL = 0.95
 
@@ -233,10 +235,20 @@ def _exact_sample(left, right, k, n_sample=_SIGN_SAMPLE, seed=0):
     n_items = left.shape[0]
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n_items, min(n_sample, n_items), replace=False))
-    scores = np.asarray(right[sample], np.float32) @ np.asarray(left, np.float32).T
-    scores[np.arange(sample.size), sample] = 0.0
-    found = top_k_rows(np.abs(scores), k)
-    signed = np.take_along_axis(scores, np.maximum(found, 0), axis=1)
+    left32 = np.asarray(left, np.float32)
+    found = np.full((sample.size, min(k, n_items)), -1, dtype=np.int64)
+    signed = np.zeros(found.shape, dtype=np.float32)
+    # A few columns at a time: 256 x n_items scores would be 1 GB at 10^6.
+    step = max(1, _SEARCH_BLOCK_ENTRIES // max(n_items, 1))
+    for start in range(0, sample.size, step):
+        block = sample[start : start + step]
+        scores = np.asarray(right[block], np.float32) @ left32.T
+        scores[np.arange(block.size), block] = 0.0
+        top = top_k_rows(np.abs(scores), k)
+        found[start : start + block.size] = top
+        signed[start : start + block.size] = np.take_along_axis(
+            scores, np.maximum(top, 0), axis=1
+        )
     return sample, (found, signed)
 
 
@@ -286,7 +298,8 @@ def _faiss_search(index, right, columns, k, signs=(1, -1)):
     ``signs=(1, -1)``, ``−R_j`` (so that large negative ``C[i, j]`` count as
     well), merged by ``|C|``."""
     out = np.full((columns.size, k), -1, dtype=np.int32)
-    step = 65_536
+    # Each query's 2(k+1) results and their sort take ~60 bytes a slot.
+    step = max(1, min(65_536, _FAISS_RESULT_ENTRIES // (2 * (k + 1))))
     for start in range(0, columns.size, step):
         block = columns[start : start + step]
         queries = np.ascontiguousarray(right[block], dtype=np.float32)

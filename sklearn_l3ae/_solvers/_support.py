@@ -124,9 +124,23 @@ def support_fit_plan(
         "convert": [("B as CSC and CSR", 2 * slot_bytes)],
     }
     if embedding_dim and n_items > neighbors.EXACT_SEARCH_MAX_ITEMS:
-        # The faiss index holds a float32 copy of the embeddings.
-        phases["search"].append(("faiss index", n_items * embedding_dim * 4))
-    elif embedding_dim:
+        # The whitened embeddings W, the index's copy of them, a block of
+        # exact scores (the recall sample) and of faiss results.
+        phases["search"] += [
+            (
+                "faiss index and its vectors",
+                2 * n_items * embedding_dim * 4 + 8 * n_items,
+            ),
+            (
+                "search blocks",
+                neighbors._SEARCH_BLOCK_ENTRIES * 12
+                + neighbors._FAISS_RESULT_ENTRIES * 64,
+            ),
+        ]
+    if embedding_dim:
+        # Phase 1 computes C's factor in float64 blocks of 65 536 rows.
+        phases["phase 1"] = [("phase-1 row blocks", 3 * 65_536 * embedding_dim * 8)]
+    if embedding_dim and n_items <= neighbors.EXACT_SEARCH_MAX_ITEMS:
         # A block of exact |C| scores (float32), its masks and selections.
         block = min(neighbors._SEARCH_BLOCK_ENTRIES, n_items * n_items)
         phases["search"].append(("exact search blocks", block * 12))
