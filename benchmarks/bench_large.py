@@ -246,11 +246,13 @@ def _accuracy_fit_inner(queue, name, model_name, params, n_neighbors, share):
     )
 
 
-def run_accuracy(datasets, neighbors):
+def run_accuracy(datasets, neighbors, shares=SHARES, params_from=None, sansa=True):
     out = {}
     for name in datasets:
-        params = _tuned_params(name)
-        source = "results/accuracy.json"
+        params = _tuned_params(params_from or name)
+        source = "results/accuracy.json" + (
+            f", tuned on {params_from} (not on this dataset)" if params_from else ""
+        )
         if params is None:
             print(f"{name}: tuning dense EASE and L3AE on validation", flush=True)
             params = in_fresh_process(_tune, name)
@@ -258,12 +260,12 @@ def run_accuracy(datasets, neighbors):
         rows = []
         configs = [("EASE", None), ("L3AE", None)]
         configs += [("EASE", k) for k in neighbors]
-        if _sansa_available():
+        if sansa and _sansa_available():
             configs += [("SANSA", k) for k in neighbors]
         configs += [("L3AE", k) for k in neighbors]
         configs = [(model_name, k, None) for model_name, k in configs]
         # How the support is split: semantic_share at n_neighbors=256.
-        configs += [("L3AE", SHARE_NEIGHBORS, share) for share in SHARES]
+        configs += [("L3AE", SHARE_NEIGHBORS, share) for share in shares]
         for model_name, k, share in configs:
             model_params = params["EASE" if model_name == "SANSA" else model_name]
             try:
@@ -472,6 +474,10 @@ def _pct(value, reference):
     return f"{100 * value / reference:.1f} %" if reference else "–"
 
 
+def _number(value, spec):
+    return "–" if value is None else format(value, spec)
+
+
 def _mib(n_bytes):
     return f"{n_bytes / 2**20:,.0f}"
 
@@ -532,8 +538,9 @@ def markdown(results):
                 f"{_pct(row['ndcg@20'], ref['ndcg@20'])} | "
                 f"{row['tail_recall@20']:.4f} | "
                 f"{_pct(row['tail_recall@20'], ref['tail_recall@20'])} | "
-                f"{row['recall@20']:.4f} | {row['fit_seconds']:.1f} | "
-                f"{_mib(row['fit_growth_bytes'])} | {row['stored_weights']:,} |"
+                f"{_number(row.get('recall@20'), '.4f')} | {row['fit_seconds']:.1f} | "
+                f"{_mib(row['fit_growth_bytes'])} | "
+                f"{_number(row.get('stored_weights'), ',')} |"
             )
         lines.append("")
     scale = results.get("scale") or []
@@ -609,6 +616,12 @@ def main(argv=None):
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--scale-neighbors", type=int, default=128)
     parser.add_argument("--scored-users", type=int, default=SCORED_USERS)
+    parser.add_argument("--shares", nargs="*", type=float, default=list(SHARES))
+    parser.add_argument(
+        "--params-from",
+        default=None,
+        help="take the hyperparameters tuned on this dataset (accuracy.json)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     import sklearn_l3ae
@@ -624,7 +637,9 @@ def main(argv=None):
             p.name for p in DATA.iterdir() if (p / "items.csv").exists()
         )
         accuracy = results.get("accuracy") or {}
-        accuracy.update(run_accuracy(datasets, args.neighbors))
+        accuracy.update(
+            run_accuracy(datasets, args.neighbors, args.shares, args.params_from)
+        )
         results["accuracy"] = accuracy
     if args.part in ("all", "search"):
         datasets = args.datasets or sorted(

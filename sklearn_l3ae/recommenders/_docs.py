@@ -78,11 +78,13 @@ n_neighbors : int, default=None
     the supports hold every other item and the fit equals it.  See
     :ref:`n_neighbors`.""",
     "semantic_share": """\
-semantic_share : float in [0, 1], default=0.5
+semantic_share : float in [0, 1], default=0.25
     With ``n_neighbors``: the share of each support given to semantic
     neighbours, the rest to co-occurrence neighbours.  A side with fewer
     candidates than its places leaves them to the other, so an item
-    without interactions gets semantic neighbours only.""",
+    without interactions gets semantic neighbours only.  0.25 is the best
+    or within 0.5 % of the best NDCG@20 on every shared dataset
+    (``benchmarks/results/large.md``).""",
     "neighbor_search": """\
 neighbor_search : {"auto", "exact", "faiss"}, default="auto"
     With ``n_neighbors``: how the semantic neighbours are found.

@@ -154,7 +154,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         dropout=0.0,
         xi=0.0,
         n_neighbors=None,
-        semantic_share=0.5,
+        semantic_share=0.25,
         neighbor_search="auto",
         item_ids=None,
         top_k=20,
