@@ -119,7 +119,9 @@ def _top_per_row(indptr, indices, values, k):
     return out
 
 
-def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_ENTRIES):
+def stream_gram(
+    X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_ENTRIES, bounds=None
+):
     """One pass over column blocks of ``G = XᵀX``: candidates and stores.
 
     Parameters
@@ -135,6 +137,9 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
     block_entries : int
         Stored entries of ``G`` computed at once (bounded with
         :func:`column_entry_bounds`; a single column may exceed it).
+    bounds : ndarray of int64, default=None
+        :func:`column_entry_bounds` of ``X`` when the caller has them
+        (computed here otherwise).
 
     Returns
     -------
@@ -148,7 +153,8 @@ def stream_gram(X, n_candidates, hubs, dtype=np.float32, block_entries=_BLOCK_EN
     X = sparse.csr_array(X)
     n_items = X.shape[1]
     X_columns = X.tocsc()
-    bounds = column_entry_bounds(X)
+    if bounds is None:
+        bounds = column_entry_bounds(X)
     hubs = np.asarray(hubs, dtype=np.int64)
     hub_position = np.full(n_items, -1, dtype=np.int64)
     hub_position[hubs] = np.arange(hubs.size)

@@ -348,9 +348,11 @@ class SupportSolver:
         semantic = None
         if correlation is not None and not complete:
             semantic = self._semantic_candidates(correlation, n_items, k)
-        _, hubs = gram_layout(X, dtype)
+        bounds, hubs = gram_layout(X, dtype)
         with np.errstate(over="ignore", invalid="ignore"):
-            gram, cooccurrence = sparse_gram.stream_gram(X, k, hubs, dtype)
+            gram, cooccurrence = sparse_gram.stream_gram(
+                X, k, hubs, dtype, bounds=bounds
+            )
         if complete:
             # Complete supports: every other item, the dense problem exactly.
             supports = neighbors.all_other_items(n_items)
