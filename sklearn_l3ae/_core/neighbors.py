@@ -16,6 +16,8 @@ Candidate lists are ``(n_items, k)`` int32 arrays, best first, padded with
 
 import numpy as np
 
+from . import parallel
+
 # Exact search beyond this many items would take minutes (n²·d work); the
 # "auto" search then uses faiss when it is installed.
 EXACT_SEARCH_MAX_ITEMS = 50_000
@@ -98,10 +100,15 @@ class SemanticSearch:
         file index, built once (:meth:`candidates` may be called again).
     dtype : numpy dtype, default=np.float32
         Precision of the exact scores.
+    n_jobs : int or None, default=None
+        Parallel jobs of the exact search, over blocks of columns
+        (:func:`~.parallel.run_tasks`); the faiss search uses faiss's own
+        threads.
     """
 
-    def __init__(self, correlation, search="exact", dtype=np.float32):
+    def __init__(self, correlation, search="exact", dtype=np.float32, n_jobs=None):
         self.correlation = correlation
+        self.n_jobs = n_jobs
         left = getattr(correlation, "left", None)
         self.search = search if left is not None else "exact"
         self.dtype = dtype
@@ -133,28 +140,45 @@ class SemanticSearch:
                 del database
             return _faiss_search(self._index, self._queries, columns, k, self._signs)
         if left is not None:
-            left = np.asarray(left, dtype=self.dtype)
-            right = correlation.right
-
-            def column_scores(block):
-                return np.asarray(right[block], dtype=self.dtype) @ left.T
-
+            shared = (np.asarray(left, dtype=self.dtype), correlation.right, None)
         else:
-            C = np.asarray(correlation)
-
-            def column_scores(block):
-                return np.array(C[:, block].T, dtype=self.dtype)
-
-        out = np.full((columns.size, k), -1, dtype=np.int32)
+            shared = (None, None, np.asarray(correlation))
         step = max(1, min(columns.size, _SEARCH_BLOCK_ENTRIES // max(n_items, 1)))
-        for start in range(0, columns.size, step):
-            block = columns[start : start + step]
-            scores = column_scores(block)  # C[:, j]ᵀ for j in the block
-            np.abs(scores, out=scores)
-            scores[np.arange(block.size), block] = -np.inf
-            found = top_k_rows(scores, k)
-            out[start : start + block.size, : found.shape[1]] = found
+        blocks = [
+            columns[start : start + step] for start in range(0, columns.size, step)
+        ]
+        workers = parallel.n_workers(self.n_jobs)
+        groups = parallel.split_evenly([block.size for block in blocks], 4 * workers)
+        tasks = [([blocks[i] for i in group], k, self.dtype) for group in groups]
+        out = np.full((columns.size, k), -1, dtype=np.int32)
+        start = 0
+        for found in parallel.run_tasks(_exact_search, shared, tasks, self.n_jobs):
+            out[start : start + found.shape[0], : found.shape[1]] = found
+            start += found.shape[0]
         return out
+
+
+def _exact_search(left, right, C, blocks, k, dtype):
+    """Exact candidates of the columns of ``blocks`` (a worker's task).
+
+    ``C[:, j]`` is ``left @ right[j]`` off the diagonal in structured form,
+    else the dense ``C``'s column.
+    """
+    out = []
+    for block in blocks:
+        if left is not None:
+            scores = np.asarray(right[block], dtype=dtype) @ left.T
+        else:
+            scores = np.array(C[:, block].T, dtype=dtype)
+        np.abs(scores, out=scores)
+        scores[np.arange(block.size), block] = -np.inf
+        found = np.full((block.size, k), -1, dtype=np.int32)
+        best = top_k_rows(scores, k)
+        found[:, : best.shape[1]] = best
+        out.append(found)
+    if not out:
+        return np.full((0, k), -1, dtype=np.int32)
+    return np.concatenate(out)
 
 
 def _faiss_index(left, seed=0):

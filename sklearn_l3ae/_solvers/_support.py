@@ -10,10 +10,9 @@ n_neighbors) plus the sparse ``XᵀX``; no n x n array is formed.
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from scipy import sparse
 
-from .._core import neighbors, sparse_gram, support_fit
+from .._core import neighbors, parallel, sparse_gram, support_fit
 from .._core.linalg import NotPositiveDefiniteError
 from .._core.memory import FitPlan, MemoryEstimate, format_bytes
 from ._dense import check_finite_weights
@@ -333,7 +332,7 @@ class SupportSolver:
         co-occurrences fill their support with semantic neighbours.
         """
         search = neighbors.SemanticSearch(
-            correlation, self._search(n_items), dtype=np.float32
+            correlation, self._search(n_items), dtype=np.float32, n_jobs=self.n_jobs
         )
         return search.candidates(k)
 
@@ -390,13 +389,13 @@ class SupportSolver:
         return coef
 
 
-def _solve_chunk(gram, supports, chunk, parameters):
+def _solve_chunk(gram, supports, correlation, chunk, parameters):
     """Solve a list of blocks; a worker's task."""
     results = []
     for columns in chunk:
         try:
             rows, weights = support_fit.solve_block(
-                gram, supports, columns, **parameters
+                gram, supports, columns, correlation=correlation, **parameters
             )
         except NotPositiveDefiniteError as error:
             error.column = int(columns[error.index])
@@ -406,27 +405,19 @@ def _solve_chunk(gram, supports, chunk, parameters):
 
 
 def _run_blocks(gram, supports, blocks, parameters, n_jobs):
-    """Yield ``(columns, rows, weights)`` of every block, in parallel if asked."""
-    workers = effective_n_jobs(n_jobs)
-    if workers == 1 or len(blocks) < 2:
-        yield from _solve_chunk(gram, supports, blocks, parameters)
-        return
-    # Threads by default: the work is in NumPy, SciPy and LAPACK calls that
-    # release the GIL, and threads share the inputs instead of copying them
-    # to every worker (a joblib backend set by the caller, e.g. Dask, wins).
-    # A few chunks per worker: each task ships the shared inputs once.
-    n_chunks = min(len(blocks), 4 * workers)
-    sizes = np.array([len(columns) for columns in blocks])
-    bounds = np.searchsorted(
-        np.cumsum(sizes), np.linspace(0, sizes.sum(), n_chunks + 1)[1:-1]
-    )
-    chunks = [
-        list(part)
-        for part in np.split(np.array(blocks, dtype=object), bounds)
-        if len(part)
-    ]
-    for results in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(_solve_chunk)(gram, supports, chunk, parameters) for chunk in chunks
+    """Yield ``(columns, rows, weights)`` of every block, in parallel if asked.
+
+    ``G``, the supports and ``C`` are shipped to each worker once
+    (:func:`~.._core.parallel.run_tasks`); a task holds its blocks' column
+    indices.  A few chunks of blocks per worker balance the load.
+    """
+    parameters = dict(parameters)
+    correlation = parameters.pop("correlation")
+    workers = parallel.n_workers(n_jobs)
+    groups = parallel.split_evenly([len(columns) for columns in blocks], 4 * workers)
+    chunks = [([blocks[i] for i in group], parameters) for group in groups]
+    for results in parallel.run_tasks(
+        _solve_chunk, (gram, supports, correlation), chunks, n_jobs
     ):
         yield from results
 

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from .._core import parallel
 from .._core.atomic import atomic_fit
 from .._core.memory import MemoryEstimate, check_memory, check_plan
 from .._core.ranking import SparseScores, batch_rows, mask_seen_inplace, rank_rows
@@ -311,7 +312,7 @@ class BaseRecommender(BaseEstimator):
         )
 
     def _check_scoring_memory(
-        self, n_users, *, full_output, n_out=0, what="users", X=None
+        self, n_users, *, full_output, n_out=0, what="users", X=None, concurrent=1
     ):
         """Refuse scoring whose batch or output exceeds ``memory_limit``.
 
@@ -325,10 +326,15 @@ class BaseRecommender(BaseEstimator):
         itemsize = self._scores_dtype().itemsize
         rows = min(self._batch_rows(X), max(n_users, 1))
         row_bytes = self._score_row_bytes(None if full_output else X)
+        batches = (
+            f"a batch of {rows} users"
+            if concurrent == 1
+            else f"{concurrent} parallel batches of {rows} users"
+        )
         parts = [
             (
-                f"scores of a batch of {rows} users",
-                rows * row_bytes * (2 * itemsize + 4) // itemsize,
+                f"scores of {batches}",
+                concurrent * rows * row_bytes * (2 * itemsize + 4) // itemsize,
             )
         ]
         advice = []
@@ -419,17 +425,46 @@ class BaseRecommender(BaseEstimator):
             blocked[excluded] = True
         return X, seen, blocked
 
-    def _rank(self, X, k, **masks):
-        """Top-``k`` column indices and scores of every user of validated ``X``."""
-        self._check_scoring_memory(X.shape[0], full_output=False, n_out=k, X=X)
-        return rank_rows(
-            self._row_scores(X, **masks),
-            X.shape[0],
-            self.n_features_in_,
-            k,
-            step=self._batch_rows(X),
-            dtype=self._scores_dtype(),
+    def _rank(self, X, k, *, seen=None, excluded=None, candidates=None):
+        """Top-``k`` column indices and scores of every user of validated ``X``.
+
+        With ``n_jobs``, consecutive batches of users are ranked in parallel
+        (:func:`~sklearn_l3ae._core.parallel.run_tasks`; the model, ``X``
+        and the masks are shipped to each worker once).  The batches are
+        those of the serial loop, so the result does not depend on
+        ``n_jobs``.
+        """
+        n_users = X.shape[0]
+        step = self._batch_rows(X)
+        n_jobs = getattr(self, "n_jobs", None)
+        starts = range(0, n_users, step)
+        workers = parallel.n_workers(n_jobs) if len(starts) > 1 else 1
+        # Threads and local processes hold their batches in this machine's
+        # memory at the same time; Dask workers each hold their own.
+        concurrent = 1 if parallel.dask_client() is not None else workers
+        self._check_scoring_memory(
+            n_users, full_output=False, n_out=k, X=X, concurrent=concurrent
         )
+        sizes = [min(step, n_users - start) for start in starts]
+        tasks = [
+            (
+                starts[group.start],
+                starts[group.stop - 1] + sizes[group.stop - 1],
+                k,
+                step,
+            )
+            for group in parallel.split_evenly(sizes, 4 * workers)
+        ]
+        items = np.full((n_users, k), -1, dtype=np.int64)
+        scores = np.full((n_users, k), -np.inf, dtype=self._scores_dtype())
+        results = parallel.run_tasks(
+            _rank_users, (self, X, seen, excluded, candidates), tasks, n_jobs
+        )
+        for (start, stop, _, _), (part_items, part_scores) in zip(
+            tasks, results, strict=True
+        ):
+            items[start:stop], scores[start:stop] = part_items, part_scores
+        return items, scores
 
     def _rank_for_scoring(self, X, k, seen):
         """Ranked column indices for the scorers: ``seen`` (the users' own
@@ -612,3 +647,21 @@ or (n_items,)
         ranked, scores = self._rank(X, n, **masks)
         ranked = self._labelled(ranked, labels)
         return (ranked[0], scores[0]) if one_row else (ranked, scores)
+
+
+def _rank_users(model, X, seen, excluded, candidates, start, stop, k, step):
+    """Top-``k`` of users ``start:stop`` of ``X`` (a worker's task).
+
+    ``start`` is a multiple of ``step``: the batches are the serial loop's.
+    """
+    row_scores = model._row_scores(
+        X, seen=seen, excluded=excluded, candidates=candidates
+    )
+    return rank_rows(
+        lambda first, last: row_scores(start + first, start + last),
+        stop - start,
+        model.n_features_in_,
+        k,
+        step=step,
+        dtype=model._scores_dtype(),
+    )
