@@ -13,6 +13,7 @@ grid-search refit) finds what earlier calls encoded:
   partial file; the same text stored twice by two writers is harmless.
 """
 
+import contextlib
 import hashlib
 import threading
 import uuid
@@ -152,6 +153,33 @@ class DiskEmbeddingCache:
             for row in rows:
                 found[bytes(keys[row])] = embeddings[row]
         return found
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the directory's lock file (``fcntl.flock``, exclusive).
+
+        Serializes the processes that share the directory between reading
+        what is missing and writing what they encoded.  Without ``fcntl``
+        (Windows), or if the lock file cannot be created, nothing is locked:
+        concurrent processes may then encode the same texts, harmlessly.
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle = open(self.directory / ".lock", "a")  # noqa: SIM115
+        except OSError:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def put(self, digests, embeddings):
         """Write one new shard atomically; warn (do not raise) if impossible."""

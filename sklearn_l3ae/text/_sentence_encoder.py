@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.atomic import AtomicFitTransformMixin, atomic_fit
+from ._cluster_cache import cluster_client, dataset_name, shared_embeddings
 from ._embedding_cache import DiskEmbeddingCache, MemoryEmbeddingCache, text_digest
 from ._models import DEFAULT_MODEL, load_model, model_fingerprint, model_token
 
@@ -316,21 +317,56 @@ class SentenceEncoder(
         vectors = _MEMORY_CACHE.get(namespace, distinct)
         missing = [text for text in distinct if text not in vectors]
         disk = self._disk_cache(model) if missing else None
-        if disk is not None:
+        if disk is None:
+            if missing:
+                computed = self._encode_missing(model, missing)
+                _MEMORY_CACHE.put(namespace, computed)
+                vectors.update(computed)
+            return np.stack([vectors[text] for text in texts])
+        # One process at a time reads what is missing and encodes the rest:
+        # concurrent workers with one cache_dir never encode a text twice.
+        with disk.lock():
             digests = {text: text_digest(text) for text in missing}
             stored = disk.get(list(digests.values()), self.embedding_dim_)
             found = {t: stored[d] for t, d in digests.items() if d in stored}
             _MEMORY_CACHE.put(namespace, found)
             vectors.update(found)
             missing = [text for text in missing if text not in found]
-        if missing:
-            encoded = self._encode(model, missing, dim=self.embedding_dim_)
-            computed = dict(zip(missing, encoded, strict=True))
-            _MEMORY_CACHE.put(namespace, computed)
-            if disk is not None:
-                disk.put([digests[text] for text in missing], encoded)
-            vectors.update(computed)
+            if missing:
+                computed = self._encode_missing(model, missing)
+                _MEMORY_CACHE.put(namespace, computed)
+                disk.put([digests[text] for text in missing], list(computed.values()))
+                vectors.update(computed)
         return np.stack([vectors[text] for text in texts])
+
+    def _encode_missing(self, model, texts):
+        """``{text: vector}`` of ``texts``, none of them cached here.
+
+        On a Dask worker the embeddings are shared through the cluster
+        (:mod:`._cluster_cache`): the first worker encodes, the others fetch.
+        """
+        client = cluster_client()
+        name = (
+            None
+            if client is None
+            else dataset_name(model, self.normalize, self.prompt, texts)
+        )
+        if name is None:
+            encoded = self._encode(model, texts, dim=self.embedding_dim_)
+        else:
+            encoded, _ = shared_embeddings(
+                client,
+                name,
+                lambda: self._encode(model, texts, dim=self.embedding_dim_),
+            )
+            if encoded.shape != (len(texts), self.embedding_dim_):
+                raise ValueError(
+                    f"The embeddings shared on the Dask cluster as {name} have "
+                    f"shape {encoded.shape}, expected "
+                    f"{(len(texts), self.embedding_dim_)}; clear them with "
+                    "sklearn_l3ae.distributed.clear_embeddings()."
+                )
+        return dict(zip(texts, encoded, strict=True))
 
     def _file_summary(self):
         """What a model file records of the encoder (sklearn_l3ae.save)."""
