@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,faiss,dev,docs]"
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[text,baselines,faiss,distributed,dev,docs]"
 	touch $@
 
 test: dev

