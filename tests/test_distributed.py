@@ -28,6 +28,7 @@ from sklearn_l3ae import (
     make_ranking_scorer,
 )
 from sklearn_l3ae._core import neighbors, parallel, support_fit
+from sklearn_l3ae._solvers import _support
 from sklearn_l3ae.datasets import interactions_from_frame, recommendations_to_frame
 from sklearn_l3ae.text import _sentence_encoder
 
@@ -101,6 +102,46 @@ def test_shared_inputs_reach_each_worker_once(client):
     assert all(len(identities) == 1 for identities in copies.values()), copies
 
 
+def test_what_runs_on_the_cluster(client):
+    """Under the Dask backend everything but ``n_jobs=1`` goes to the
+    cluster; inside a Dask task nothing is submitted again (nested)."""
+    assert not parallel.distributes(None) and parallel.distributes(2)
+    with joblib.parallel_backend("dask"):
+        assert parallel.distributes(None) and parallel.distributes(-1)
+        assert not parallel.distributes(1)
+        inside = client.submit(parallel.distributes, -1, pure=False).result()
+    assert inside is False
+
+
+def _double(value, task):
+    return 2 * task
+
+
+def test_inputs_too_large_for_the_workers_are_refused_up_front():
+    """The shared inputs would not fit the workers' memory_limit: a
+    MemoryLimitError before anything is scattered, naming the budget."""
+    from sklearn_l3ae import MemoryLimitError
+
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit="400MiB",
+    )
+    with distributed.Client(cluster) as small:
+        huge = np.zeros(80_000_000)  # 610 MiB, never touched
+        with joblib.parallel_backend("dask"):
+            with pytest.raises(MemoryLimitError, match=r"memory_limit is 400\.0 MiB"):
+                list(parallel.run_tasks(_double, (huge,), [(1,), (2,)], n_jobs=-1))
+            # Small inputs go through on the same cluster.
+            assert list(
+                parallel.run_tasks(_double, (np.zeros(10),), [(1,), (2,)], n_jobs=2)
+            ) == [2, 4]
+        assert len(small.scheduler_info()["workers"]) == 2  # none was lost
+    cluster.close()
+
+
 # ------------------------------------------------------------ sparse fit
 
 
@@ -123,6 +164,28 @@ def test_sparse_fit_on_the_cluster_matches_one_process(client, monkeypatch):
     np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
     np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
     np.testing.assert_allclose(cluster.coef_.data, one.coef_.data, rtol=1e-10)
+
+
+@pytest.mark.skipif(
+    not _support.faiss_available(), reason="the faiss extra is not installed"
+)
+def test_faiss_search_on_the_cluster_matches_one_process(client, monkeypatch):
+    """The faiss queries are split over the workers, the index serialized
+    once: the same candidates as faiss's own threads in this process."""
+    monkeypatch.setattr(neighbors, "_FAISS_RESULT_ENTRIES", 2 * 17 * 250)
+    rng = np.random.default_rng(8)
+    n_items = 4000
+    centres = rng.standard_normal((40, 32))
+    F = centres[rng.integers(0, 40, n_items)] + 0.5 * rng.standard_normal((n_items, 32))
+    X = random_interactions(rng, 500, n_items, 0.003)
+    params = dict(n_neighbors=16, neighbor_search="faiss", dtype=np.float32)
+    one = _l3ae(F, n_jobs=1, **params).fit(X)
+    with distributed.get_task_stream(client) as stream:
+        with joblib.parallel_backend("dask"):
+            cluster = _l3ae(F, n_jobs=-1, **params).fit(X)
+    assert sum("_faiss_task" in str(task["key"]) for task in stream.data) >= 2
+    np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
+    np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
 
 
 # ------------------------------------------------------------ scoring

@@ -138,7 +138,12 @@ class SemanticSearch:
                     self._index, self._queries, sample, exact, self._signs
                 )
                 del database
-            return _faiss_search(self._index, self._queries, columns, k, self._signs)
+            if parallel.dask_client() is None or not parallel.distributes(self.n_jobs):
+                # In process, faiss's own threads search every query.
+                return _faiss_search(
+                    self._index, self._queries, columns, k, self._signs
+                )
+            return self._faiss_on_cluster(columns, k)
         if left is not None:
             shared = (np.asarray(left, dtype=self.dtype), correlation.right, None)
         else:
@@ -156,6 +161,42 @@ class SemanticSearch:
             out[start : start + found.shape[0], : found.shape[1]] = found
             start += found.shape[0]
         return out
+
+    def _faiss_on_cluster(self, columns, k):
+        """The faiss queries split over the Dask workers, the serialized
+        index and the queries shipped to each worker once."""
+        import faiss
+
+        serialized = faiss.serialize_index(self._index)
+        step = max(1, min(65_536, _FAISS_RESULT_ENTRIES // (2 * (k + 1))))
+        starts = range(0, columns.size, step)
+        sizes = [min(step, columns.size - start) for start in starts]
+        workers = parallel.n_workers(self.n_jobs)
+        tasks = [
+            (columns[starts[g.start] : starts[g.stop - 1] + sizes[g.stop - 1]], k)
+            for g in parallel.split_evenly(sizes, 4 * workers)
+        ]
+        shared = (serialized, self._queries, np.asarray(self._signs))
+        parts = list(parallel.run_tasks(_faiss_task, shared, tasks, self.n_jobs))
+        if not parts:
+            return np.full((0, k), -1, dtype=np.int32)
+        return np.concatenate(parts)
+
+
+# The index a worker process deserialized last, by the identity of the
+# serialized bytes it came from (held, so that the identity is not reused).
+_WORKER_INDEX = {}
+
+
+def _faiss_task(serialized, right, signs, columns, k):
+    """:func:`_faiss_search` of some columns on a worker (a worker's task)."""
+    import faiss
+
+    cached = _WORKER_INDEX.get("index")
+    if cached is None or cached[0] is not serialized:
+        _WORKER_INDEX["index"] = (serialized, faiss.deserialize_index(serialized))
+    index = _WORKER_INDEX["index"][1]
+    return _faiss_search(index, right, columns, k, tuple(signs.tolist()))
 
 
 def _exact_search(left, right, C, blocks, k, dtype):

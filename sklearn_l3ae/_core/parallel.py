@@ -28,9 +28,19 @@ the result of a parallel run is the same as with ``n_jobs=1``.
 
 import sys
 
+import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
-__all__ = ["dask_client", "n_workers", "run_tasks", "split_evenly"]
+from .memory import MemoryLimitError, format_bytes
+
+__all__ = [
+    "dask_client",
+    "distributes",
+    "n_workers",
+    "on_dask_worker",
+    "run_tasks",
+    "split_evenly",
+]
 
 
 def n_workers(n_jobs):
@@ -39,13 +49,42 @@ def n_workers(n_jobs):
 
 
 def dask_client():
-    """The Dask client of an active joblib Dask backend, else None."""
-    if "distributed" not in sys.modules:
+    """The Dask client of an active joblib Dask backend, else None.
+
+    None inside a Dask task too (see :func:`on_dask_worker`).
+    """
+    if "distributed" not in sys.modules or on_dask_worker():
         return None
     from joblib.parallel import get_active_backend
 
     backend, _ = get_active_backend()
     return getattr(backend, "client", None) if _is_dask(backend) else None
+
+
+def on_dask_worker():
+    """Whether this code runs inside a task on a Dask worker."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def distributes(n_jobs):
+    """Whether :func:`run_tasks` runs tasks in parallel for ``n_jobs``.
+
+    When ``n_jobs`` means more than one worker (joblib's
+    ``effective_n_jobs``: with the Dask backend, the cluster's threads,
+    unless ``n_jobs=1``), except inside a Dask task: the loop that submitted
+    it already uses the cluster (joblib's Dask backend is active there too,
+    and nested submissions would ship the inputs again).  joblib itself runs
+    a loop in the calling process when ``n_jobs`` means one worker.
+    """
+    return not on_dask_worker() and n_workers(n_jobs) > 1
 
 
 def _is_dask(backend):
@@ -100,7 +139,7 @@ def run_tasks(function, shared, tasks, n_jobs):
         The tasks' results, in task order, as they complete in order.
     """
     tasks = list(tasks)
-    if n_workers(n_jobs) == 1 or len(tasks) < 2:
+    if len(tasks) < 2 or not distributes(n_jobs):
         return (function(*shared, *task) for task in tasks)
     return _parallel(function, shared, tasks, n_jobs)
 
@@ -108,10 +147,11 @@ def run_tasks(function, shared, tasks, n_jobs):
 def _parallel(function, shared, tasks, n_jobs):
     client = dask_client()
     if client is not None:
+        check_worker_memory(client, shared, function.__name__)
         # Each value scattered as one object: scatter() would split a tuple
         # or list (a SparseGram) into one future per element.  hash=False:
-        # scattering from inside a Dask task (nested use) with hashing can
-        # cancel futures (dask/distributed#3703).
+        # fresh keys, never shared with another scatter of equal data (whose
+        # release would cancel them, dask/distributed#3703).
         shared = tuple(
             client.scatter([value], broadcast=True, hash=False)[0]
             if _worth_scattering(value)
@@ -125,3 +165,61 @@ def _parallel(function, shared, tasks, n_jobs):
 
 def _worth_scattering(value):
     return value is not None and not isinstance(value, (bool, int, float, str))
+
+
+def shared_nbytes(value):
+    """Bytes of the arrays inside ``value`` (arrays, sparse matrices, named
+    tuples and lists of them, objects such as estimators)."""
+    return _nbytes(value, set())
+
+
+def _nbytes(value, seen):
+    if value is None or id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if hasattr(value, "indptr") and hasattr(value, "data"):  # scipy sparse
+        return sum(
+            int(getattr(value, name).nbytes) for name in ("data", "indices", "indptr")
+        )
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(item, seen) for item in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(item, seen) for item in value.values())
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return sum(_nbytes(item, seen) for item in vars(value).values())
+    return 0
+
+
+def check_worker_memory(client, shared, what):
+    """Refuse to scatter ``shared`` beyond the smallest Dask worker's budget.
+
+    Each worker receives a copy of the shared inputs; Dask pauses a worker
+    at ``distributed.worker.memory.pause`` (80 %) of its ``memory_limit``,
+    and a worker holding more could never run its task.  Workers without a
+    limit are not checked.
+    """
+    import dask
+
+    needed = sum(shared_nbytes(value) for value in shared)
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    limits = [info.get("memory_limit") or 0 for info in workers.values()]
+    if not limits or min(limits) <= 0:
+        return
+    fraction = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
+    budget = int(min(limits) * fraction)
+    if needed > budget:
+        raise MemoryLimitError(
+            f"Shipping the shared inputs of {what} to each Dask worker needs "
+            f"{format_bytes(needed)}, but the smallest worker's memory_limit is "
+            f"{format_bytes(min(limits))} and Dask pauses a worker at "
+            f"{fraction:.0%} of it ({format_bytes(budget)}). Start the workers "
+            "with more memory (LocalCluster(memory_limit=...), dask worker "
+            "--memory-limit), or make the inputs smaller (float32, fewer "
+            "n_neighbors, fewer users per call).",
+            needed,
+            budget,
+        )

@@ -438,7 +438,8 @@ class BaseRecommender(BaseEstimator):
         step = self._batch_rows(X)
         n_jobs = getattr(self, "n_jobs", None)
         starts = range(0, n_users, step)
-        workers = parallel.n_workers(n_jobs) if len(starts) > 1 else 1
+        parallel_run = len(starts) > 1 and parallel.distributes(n_jobs)
+        workers = parallel.n_workers(n_jobs) if parallel_run else 1
         # Threads and local processes hold their batches in this machine's
         # memory at the same time; Dask workers each hold their own.
         concurrent = 1 if parallel.dask_client() is not None else workers

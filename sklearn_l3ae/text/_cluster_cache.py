@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from .._core.parallel import dask_client
+from .._core.parallel import dask_client, on_dask_worker
 from ._embedding_cache import text_digest
 from ._models import model_fingerprint
 
@@ -35,12 +35,10 @@ def cluster_client():
     """
     if "distributed" not in sys.modules:
         return None
-    from distributed import get_client, get_worker
-
-    try:
-        get_worker()
-    except ValueError:
+    if not on_dask_worker():
         return dask_client()
+    from distributed import get_client
+
     return get_client()
 
 
