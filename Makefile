@@ -2,7 +2,7 @@
 #   make test     create .venv, install the package with pinned dev tools, run the tests
 #   make example  same environment, run the quick-start example end to end
 #   make bench    run the benchmarks (fit, encode, metrics, accuracy, scoring,
-#                 scale, large; ~3 h, bench_large needs ~12 GB free, SANSA's
+#                 scale, large, distributed; ~3.5 h, bench_large needs ~12 GB free, SANSA's
 #                 SuiteSparse (see benchmarks/bench_large.py) and a quiet machine)
 #   make docs     build the documentation without running the examples
 VENV ?= .venv
@@ -42,6 +42,7 @@ bench: dev
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_score.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_scale.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_large.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench_distributed.py
 
 lint: dev
 	$(PY) -m ruff check sklearn_l3ae tests benchmarks examples
