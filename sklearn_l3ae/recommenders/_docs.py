@@ -96,10 +96,14 @@ neighbor_search : {"auto", "exact", "faiss"}, default="auto"
     items and faiss beyond, when it is installed.""",
     "n_jobs": """\
 n_jobs : int, default=None
-    With ``n_neighbors``: parallel jobs over blocks of columns (joblib;
-    ``None`` means 1 unless in a :func:`joblib.parallel_backend` context,
-    ``-1`` all processors).  The result is the same for any value.  The
-    dense fit is unaffected (its BLAS is multithreaded).""",
+    Parallel jobs (joblib; ``None`` means 1 unless in a
+    :func:`joblib.parallel_backend` context, ``-1`` all workers) over blocks
+    of users when scoring (``predict``, ``recommend``, the scorers,
+    ``evaluate``) and, with ``n_neighbors``, over blocks of columns of the
+    fit and of its semantic search.  Any joblib backend runs them, e.g.
+    ``parallel_backend("dask")`` on a cluster (:doc:`/distributed`).  The
+    result is the same for any value.  The dense fit is unaffected (its
+    BLAS is multithreaded).""",
     # ---------------------------------------------------------- attributes
     "semantic_": """\
 semantic_ : estimator or None
