@@ -215,6 +215,30 @@ def test_batch_scoring_on_the_cluster_is_the_serial_scoring(client, n_neighbors)
     pd.testing.assert_frame_equal(cluster_metrics.to_frame(), metrics.to_frame())
 
 
+def test_loky_processes_give_the_serial_results(monkeypatch):
+    """joblib's process backend: the shared inputs reach the workers as
+    read-only memory maps (max_nbytes=1K forces them), and the fit and the
+    scoring are those of one process."""
+    monkeypatch.setattr(neighbors, "_SEARCH_BLOCK_ENTRIES", 300 * 16)
+    monkeypatch.setattr(support_fit, "MAX_COLUMNS", 16)
+    rng = np.random.default_rng(11)
+    X = sparse.csr_array(random_interactions(rng, 400, 300, 0.05))
+    F = rng.standard_normal((300, 16))
+    one = _l3ae(F, n_neighbors=24, n_jobs=1, batch_size=60).fit(X)
+    items, scores = one.recommend(X, n=10)
+    with joblib.parallel_backend("loky", n_jobs=2, max_nbytes="1K"):
+        pids = set(parallel.run_tasks(os.getpid, (), [()] * 4, n_jobs=-1))
+        two = _l3ae(F, n_neighbors=24, n_jobs=-1, batch_size=60).fit(X)
+        two_items, two_scores = two.recommend(X, n=10)
+    assert os.getpid() not in pids  # the loops ran in worker processes
+    np.testing.assert_array_equal(two.coef_.indices, one.coef_.indices)
+    np.testing.assert_allclose(two.coef_.data, one.coef_.data, rtol=1e-10)
+    # Same weights to 1e-10: rankings equal where scores are not that close.
+    np.testing.assert_allclose(two_scores, scores, rtol=1e-9)
+    gaps = np.abs(np.diff(scores, axis=1)) > 1e-8
+    assert np.array_equal((two_items == items)[:, :-1] | ~gaps, np.ones_like(gaps))
+
+
 # ------------------------------------------------------------ partitions
 
 
