@@ -215,6 +215,8 @@ def _recommend_partition(
     if len(part) == 0:
         return meta
     catalogue = np.arange(model.n_features_in_) if labels is None else labels
+    if labels is None:
+        _check_column_indices(part[item_col], model.n_features_in_, item_col)
     data = interactions_from_frame(
         part,
         user_col=user_col,
@@ -229,6 +231,25 @@ def _recommend_partition(
         items, scores, data.user_ids, user_col=user_col, item_col=item_col
     )
     return result.astype(meta.dtypes.to_dict())
+
+
+def _check_column_indices(items, n_items, item_col):
+    """Items of a model fitted without ``item_ids`` are its column indices."""
+    items = np.asarray(items)
+    if items.dtype.kind not in "iu":
+        raise ValueError(
+            f"The model was fitted without item_ids, so the frame's {item_col!r} "
+            f"must hold its column indices (integers 0..{n_items - 1}); got "
+            f"{items.dtype} values such as {items[:1].tolist()}."
+        )
+    strays = np.unique(items[(items < 0) | (items >= n_items)])
+    if strays.size:
+        raise ValueError(
+            f"{strays.size} item(s) of the frame are not column indices of the "
+            f"model (0..{n_items - 1}; it was fitted without item_ids): "
+            f"{', '.join(map(str, strays[:5].tolist()))}"
+            f"{', ...' if strays.size > 5 else ''}."
+        )
 
 
 def clear_embeddings(client=None):

@@ -346,6 +346,23 @@ def test_recommend_partitions_refuses_bad_input(client):
     )
     with pytest.raises(ValueError, match="not in item_ids: 'zz'"):
         recommend_partitions(model, stray).compute()
+    # A model without item_ids scores column indices, and says so.
+    unlabelled = EASERecommender(reg=1.0).fit(data.X)
+    beyond = dd.from_pandas(
+        pd.DataFrame({"user_id": [3, 3], "item_id": [1, 7]}), npartitions=1
+    )
+    with pytest.raises(ValueError, match=r"not column indices of the model \(0\.\.2"):
+        recommend_partitions(unlabelled, beyond).compute()
+    with pytest.raises(ValueError, match="must hold its column indices"):
+        recommend_partitions(unlabelled, frame).compute()
+    indices = dd.from_pandas(
+        pd.DataFrame({"user_id": [3, 3], "item_id": [0, 2]}), npartitions=1
+    )
+    top = recommend_partitions(unlabelled, indices, n=1).compute()
+    assert top["item_id"].tolist() == [1]
+    assert (
+        top["item_id"].tolist() == unlabelled.recommend([[1, 0, 1]], n=1)[0][0].tolist()
+    )
 
 
 # ------------------------------------------------------------ grid search
