@@ -152,9 +152,10 @@ class SemanticSearch:
         blocks = [
             columns[start : start + step] for start in range(0, columns.size, step)
         ]
-        workers = parallel.n_workers(self.n_jobs)
-        groups = parallel.split_evenly([block.size for block in blocks], 4 * workers)
-        tasks = [([blocks[i] for i in group], k, self.dtype) for group in groups]
+        tasks = [
+            (group, k, self.dtype)
+            for group in parallel.group_blocks(blocks, self.n_jobs)
+        ]
         out = np.full((columns.size, k), -1, dtype=np.int32)
         start = 0
         for found in parallel.run_tasks(_exact_search, shared, tasks, self.n_jobs):
@@ -169,12 +170,9 @@ class SemanticSearch:
 
         serialized = faiss.serialize_index(self._index)
         step = max(1, min(65_536, _FAISS_RESULT_ENTRIES // (2 * (k + 1))))
-        starts = range(0, columns.size, step)
-        sizes = [min(step, columns.size - start) for start in starts]
-        workers = parallel.n_workers(self.n_jobs)
         tasks = [
-            (columns[starts[g.start] : starts[g.stop - 1] + sizes[g.stop - 1]], k)
-            for g in parallel.split_evenly(sizes, 4 * workers)
+            (columns[start:stop], k)
+            for start, stop in parallel.batch_ranges(columns.size, step, self.n_jobs)
         ]
         shared = (serialized, self._queries, np.asarray(self._signs))
         parts = list(parallel.run_tasks(_faiss_task, shared, tasks, self.n_jobs))

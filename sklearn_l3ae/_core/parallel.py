@@ -34,8 +34,10 @@ from joblib import Parallel, delayed, effective_n_jobs
 from .memory import MemoryLimitError, format_bytes
 
 __all__ = [
+    "batch_ranges",
     "dask_client",
     "distributes",
+    "group_blocks",
     "n_workers",
     "on_dask_worker",
     "run_tasks",
@@ -85,6 +87,35 @@ def distributes(n_jobs):
     a loop in the calling process when ``n_jobs`` means one worker.
     """
     return not on_dask_worker() and n_workers(n_jobs) > 1
+
+
+# Tasks per worker: a few, so that uneven blocks balance out; each task
+# carries only its own small arguments.
+TASKS_PER_WORKER = 4
+
+
+def group_blocks(blocks, n_jobs):
+    """``blocks`` (index arrays) in consecutive groups of about equal total
+    length, :data:`TASKS_PER_WORKER` per worker that ``n_jobs`` means."""
+    groups = split_evenly(
+        [len(block) for block in blocks], TASKS_PER_WORKER * n_workers(n_jobs)
+    )
+    return [[blocks[i] for i in group] for group in groups]
+
+
+def batch_ranges(n, step, n_jobs):
+    """``(start, stop)`` runs of consecutive batches of ``step`` of ``n`` rows.
+
+    Every ``start`` is a multiple of ``step``, so a task that walks its run
+    in batches of ``step`` meets the serial loop's batches; about
+    :data:`TASKS_PER_WORKER` runs per worker that ``n_jobs`` means.
+    """
+    starts = range(0, n, step)
+    sizes = [min(step, n - start) for start in starts]
+    return [
+        (starts[group.start], starts[group.stop - 1] + sizes[group.stop - 1])
+        for group in split_evenly(sizes, TASKS_PER_WORKER * n_workers(n_jobs))
+    ]
 
 
 def _is_dask(backend):

@@ -413,9 +413,7 @@ def _run_blocks(gram, supports, blocks, parameters, n_jobs):
     """
     parameters = dict(parameters)
     correlation = parameters.pop("correlation")
-    workers = parallel.n_workers(n_jobs)
-    groups = parallel.split_evenly([len(columns) for columns in blocks], 4 * workers)
-    chunks = [([blocks[i] for i in group], parameters) for group in groups]
+    chunks = [(group, parameters) for group in parallel.group_blocks(blocks, n_jobs)]
     for results in parallel.run_tasks(
         _solve_chunk, (gram, supports, correlation), chunks, n_jobs
     ):

@@ -437,8 +437,7 @@ class BaseRecommender(BaseEstimator):
         n_users = X.shape[0]
         step = self._batch_rows(X)
         n_jobs = getattr(self, "n_jobs", None)
-        starts = range(0, n_users, step)
-        parallel_run = len(starts) > 1 and parallel.distributes(n_jobs)
+        parallel_run = n_users > step and parallel.distributes(n_jobs)
         workers = parallel.n_workers(n_jobs) if parallel_run else 1
         # Threads and local processes hold their batches in this machine's
         # memory at the same time; Dask workers each hold their own.
@@ -446,15 +445,11 @@ class BaseRecommender(BaseEstimator):
         self._check_scoring_memory(
             n_users, full_output=False, n_out=k, X=X, concurrent=concurrent
         )
-        sizes = [min(step, n_users - start) for start in starts]
         tasks = [
-            (
-                starts[group.start],
-                starts[group.stop - 1] + sizes[group.stop - 1],
-                k,
-                step,
+            (start, stop, k, step)
+            for start, stop in parallel.batch_ranges(
+                n_users, step, n_jobs if parallel_run else 1
             )
-            for group in parallel.split_evenly(sizes, 4 * workers)
         ]
         items = np.full((n_users, k), -1, dtype=np.int64)
         scores = np.full((n_users, k), -np.inf, dtype=self._scores_dtype())
