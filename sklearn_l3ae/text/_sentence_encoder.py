@@ -1,5 +1,6 @@
 """Item texts to embeddings with sentence-transformers, cached per text."""
 
+import contextlib
 import copy
 import math
 import os
@@ -317,25 +318,21 @@ class SentenceEncoder(
         vectors = _MEMORY_CACHE.get(namespace, distinct)
         missing = [text for text in distinct if text not in vectors]
         disk = self._disk_cache(model) if missing else None
-        if disk is None:
+        # With a disk cache, one process at a time reads what is missing and
+        # encodes the rest: concurrent workers never encode a text twice.
+        with contextlib.nullcontext() if disk is None else disk.lock():
+            if disk is not None:
+                digests = {text: text_digest(text) for text in missing}
+                stored = disk.get(list(digests.values()), self.embedding_dim_)
+                found = {t: stored[d] for t, d in digests.items() if d in stored}
+                _MEMORY_CACHE.put(namespace, found)
+                vectors.update(found)
+                missing = [text for text in missing if text not in found]
             if missing:
                 computed = self._encode_missing(model, missing)
                 _MEMORY_CACHE.put(namespace, computed)
-                vectors.update(computed)
-            return np.stack([vectors[text] for text in texts])
-        # One process at a time reads what is missing and encodes the rest:
-        # concurrent workers with one cache_dir never encode a text twice.
-        with disk.lock():
-            digests = {text: text_digest(text) for text in missing}
-            stored = disk.get(list(digests.values()), self.embedding_dim_)
-            found = {t: stored[d] for t, d in digests.items() if d in stored}
-            _MEMORY_CACHE.put(namespace, found)
-            vectors.update(found)
-            missing = [text for text in missing if text not in found]
-            if missing:
-                computed = self._encode_missing(model, missing)
-                _MEMORY_CACHE.put(namespace, computed)
-                disk.put([digests[text] for text in missing], list(computed.values()))
+                if disk is not None:
+                    disk.put([digests[t] for t in missing], list(computed.values()))
                 vectors.update(computed)
         return np.stack([vectors[text] for text in texts])
 
