@@ -161,12 +161,13 @@ class _TaskBytes:
 
     def __enter__(self):
         original, records = self.original, self.records
+        shared_nbytes = self.parallel.shared_nbytes
 
         def recording(function, shared, tasks, n_jobs):
             tasks = list(tasks)
             start = time.perf_counter()
             task_bytes = [len(pickle.dumps(task, protocol=5)) for task in tasks]
-            shared_bytes = sum(_nbytes(value) for value in shared)
+            shared_bytes = sum(shared_nbytes(value) for value in shared)
             yield from original(function, shared, tasks, n_jobs)
             records.append(
                 {
@@ -183,16 +184,6 @@ class _TaskBytes:
 
     def __exit__(self, *exc):
         self.parallel.run_tasks = self.original
-
-
-def _nbytes(value):
-    from dask.sizeof import sizeof
-
-    if hasattr(value, "_asdict"):  # a named tuple of arrays
-        return sum(_nbytes(v) for v in value)
-    if hasattr(value, "__dict__") and hasattr(value, "get_params"):
-        return sum(_nbytes(v) for v in vars(value).values())
-    return int(sizeof(value))
 
 
 def _load_ml1m():

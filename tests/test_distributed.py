@@ -41,15 +41,20 @@ dd = pytest.importorskip("dask.dataframe")
 F64 = np.float64
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
+def _two_worker_processes(memory_limit):
+    """A LocalCluster of two worker processes with one thread each."""
+    return distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
-        memory_limit="3GiB",
+        memory_limit=memory_limit,
     )
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = _two_worker_processes("3GiB")
     with distributed.Client(cluster) as client:
         yield client
     cluster.close()
@@ -122,13 +127,7 @@ def test_inputs_too_large_for_the_workers_are_refused_up_front():
     MemoryLimitError before anything is scattered, naming the budget."""
     from sklearn_l3ae import MemoryLimitError
 
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        memory_limit="400MiB",
-    )
+    cluster = _two_worker_processes("400MiB")
     with distributed.Client(cluster) as small:
         huge = np.zeros(80_000_000)  # 610 MiB, never touched
         with joblib.parallel_backend("dask"):
