@@ -25,7 +25,7 @@ running out of memory (``memory_limit``; :func:`available_memory`).
 from ._core.closed_forms import LowRankCorrelation
 from ._core.linalg import NotPositiveDefiniteError
 from ._core.memory import MemoryLimitError, available_memory
-from .metrics import RankingReport, evaluate, make_ranking_scorer
+from .metrics import RankingReport, evaluate, make_ranking_metric, make_ranking_scorer
 from .persistence import load, save
 from .recommenders import (
     DLAERecommender,
@@ -60,6 +60,7 @@ __all__ = [
     "available_memory",
     "evaluate",
     "load",
+    "make_ranking_metric",
     "make_ranking_scorer",
     "mean_cosine_similarity",
     "save",

@@ -115,7 +115,7 @@ def test_report_lookups_raise_key_error_for_missing_entries(fitted):
     [
         ({"metrics": ("ndcg", "auc")}, "Unknown ranking metric 'auc'"),
         ({"ks": (5, 0)}, "each of ks must be an integer >= 1"),
-        ({"item_subsets": (None, "middle")}, "item_subsets must be among"),
+        ({"item_subsets": (None, "middle")}, "item_subsets must be None, .head."),
         ({"head_fraction": 0}, "head_fraction must be in"),
         ({"y": None}, "need y"),
         ({"y": np.zeros((60, 20))}, "No user has a held-out item"),

@@ -17,7 +17,8 @@ from sklearn_l3ae import (
     make_ranking_scorer,
     metrics,
 )
-from sklearn_l3ae.metrics import _ranking_metrics, head_item_mask, ranking_metrics
+from sklearn_l3ae.metrics import head_item_mask, ranking_metrics
+from sklearn_l3ae.metrics._names import ACCURACY_METRICS
 
 from ._fuzz import (
     FUZZ,
@@ -32,6 +33,9 @@ from ._fuzz import (
 from ._fuzz import fitted as fitted  # a pytest fixture, re-exported
 
 # ------------------------------------------------------------------- metrics
+
+# The built-in metrics that need no per-item data (novelty and diversity do).
+PLAIN_METRICS = (*ACCURACY_METRICS, "coverage")
 
 
 METRIC_FUNCTIONS = [
@@ -151,7 +155,7 @@ def test_ranking_metrics_arguments(metrics_, ks, item_mask, seen):
         return
     names = [metrics_] if isinstance(metrics_, str) else list(metrics_)
     cutoffs = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
-    assert names and all(name in _ranking_metrics._METRICS for name in names)
+    assert names and all(name in PLAIN_METRICS for name in names)
     assert cutoffs and all(_is_count(k) for k in cutoffs)
     assert seen in ("none", "valid", "sparse")
     assert item_mask is None or np.asarray(item_mask).dtype == bool
@@ -241,7 +245,7 @@ def test_metrics_of_scores_equal_those_of_their_ranking(
     ranked = np.where(np.take_along_axis(scores, ranked, 1) == -np.inf, -1, ranked)
     if ranked.shape[1] < k:
         ranked = np.hstack([ranked, np.full((n_users, k - ranked.shape[1]), -1)])
-    names = tuple(_ranking_metrics._METRICS)
+    names = tuple(PLAIN_METRICS)
     from_scores = ranking_metrics(y_true, scores, metrics=names, ks=(k,))
     from_ranking = ranking_metrics(y_true, top_items=ranked, metrics=names, ks=(k,))
     assert from_scores == from_ranking
@@ -283,6 +287,15 @@ def test_head_item_mask(popularity, head_fraction):
 # ------------------------------------------------------- scorers, evaluation
 
 
+def _explicit_subset(value):
+    """Whether ``value`` is one explicit item subset: a list of item indices."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, int | np.integer | np.bool_) for v in value)
+    )
+
+
 def _as_values(value):
     """One value or a sequence (not a str) as a list, as the scorers read it."""
     if value is None or isinstance(value, str) or not np.iterable(value):
@@ -292,9 +305,7 @@ def _as_values(value):
 
 @settings(FUZZ, max_examples=60)
 @given(
-    metric=st.one_of(
-        st.sampled_from(list(_ranking_metrics._METRICS)), RANKING_ARGUMENTS
-    ),
+    metric=st.one_of(st.sampled_from(list(PLAIN_METRICS)), RANKING_ARGUMENTS),
     k=st.one_of(st.integers(-2, 8), RANKING_ARGUMENTS),
     item_subset=st.one_of(
         st.sampled_from([None, "head", "tail"]),
@@ -319,23 +330,33 @@ def test_make_ranking_scorer_arguments(fitted, metric, k, item_subset, head_frac
         return
     metrics_, single_metric = _as_values(metric)
     ks, single_k = _as_values(k)
-    subsets, single_subset = _as_values(item_subset)
-    assert metrics_ and all(m in _ranking_metrics._METRICS for m in metrics_)
+    explicit = _explicit_subset(item_subset)
+    subsets, single_subset = (
+        ([item_subset], True) if explicit else _as_values(item_subset)
+    )
+    assert metrics_ and all(m in PLAIN_METRICS for m in metrics_)
     assert ks and all(_is_count(value) for value in ks)
-    assert subsets and all(s in (None, "head", "tail") for s in subsets)
+    assert explicit or (subsets and all(s in (None, "head", "tail") for s in subsets))
     assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
     X, models = fitted
     try:
         value = scorer(models["EASE"], X, np.eye(*X.shape))
-    except ValueError as exc:  # a head or tail with no held-out item
+    except ValueError as exc:  # a subset with no held-out item, or out of range
         assert any(s is not None for s in subsets)
-        assert_clear_error(exc, r"No user in y has a relevant held-out item")
+        assert_clear_error(
+            exc,
+            r"No user in y has a relevant held-out item|item subset .* outside"
+            if explicit
+            else r"No user in y has a relevant held-out item",
+        )
         return
     if single_metric and single_k and single_subset:
         assert 0.0 <= value <= 1.0
         return
     assert isinstance(value, dict)
-    prefix = {None: "", "head": "head_", "tail": "tail_"}
+    if explicit:
+        subsets = ["subset"]
+    prefix = {None: "", "head": "head_", "tail": "tail_", "subset": "subset_"}
     assert set(value) == {
         f"{prefix[s]}{m}@{c}" for s in subsets for m in metrics_ for c in ks
     }
@@ -448,14 +469,17 @@ def test_evaluate_arguments(fitted, metrics_, ks, subsets, head_fraction):
     except AssertionError:
         raise
     except Exception as exc:
-        assert_clear_error(exc, r"metric|\bks?\b|item_subsets|head_fraction|held-out")
+        assert_clear_error(
+            exc, r"metric|\bks?\b|item_subsets|item subset|head_fraction|held-out"
+        )
         return
     names = [metrics_] if isinstance(metrics_, str) else list(metrics_)
     cutoffs = [ks] if isinstance(ks, (int, np.integer)) else list(ks)
-    assert names and all(name in _ranking_metrics._METRICS for name in names)
+    assert names and all(name in PLAIN_METRICS for name in names)
     assert cutoffs and all(_is_count(k) for k in cutoffs)
-    wanted = _as_values(subsets)[0]
-    assert wanted and set(wanted) <= {None, "head", "tail"}
+    explicit = _explicit_subset(subsets)
+    wanted = ["subset"] if explicit else _as_values(subsets)[0]
+    assert explicit or (wanted and set(wanted) <= {None, "head", "tail"})
     assert isinstance(head_fraction, float | int) and 0 < head_fraction < 1
     for subset in dict.fromkeys(wanted):
         for name in names:

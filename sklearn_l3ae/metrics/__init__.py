@@ -55,14 +55,17 @@ be NaN.  Top-k selection uses a partition, never a full sort, and runs over
 batches of users so that memory stays bounded.
 """
 
+from ._custom import make_ranking_metric
 from ._evaluate import RankingReport, evaluate
 from ._ranking_metrics import (
     coverage_at_k,
+    diversity_at_k,
     head_item_mask,
     hit_rate_at_k,
     map_at_k,
     mrr_at_k,
     ndcg_at_k,
+    novelty_at_k,
     precision_at_k,
     ranking_metrics,
     recall_at_k,
@@ -72,13 +75,16 @@ from ._scorer import make_ranking_scorer
 __all__ = [
     "RankingReport",
     "coverage_at_k",
+    "diversity_at_k",
     "evaluate",
     "head_item_mask",
     "hit_rate_at_k",
+    "make_ranking_metric",
     "make_ranking_scorer",
     "map_at_k",
     "mrr_at_k",
     "ndcg_at_k",
+    "novelty_at_k",
     "precision_at_k",
     "ranking_metrics",
     "recall_at_k",

@@ -1,9 +1,9 @@
 """One-call evaluation of a fitted recommender: metrics x cut-offs x item subsets."""
 
-import numpy as np
-
-from ._ranking_metrics import _check_head_fraction, _check_metrics_and_ks
-from ._scorer import ITEM_SUBSETS, _check_input_and_held_out, subset_scores
+from ._compute import metric_name, needs_held_out
+from ._ranking_metrics import _check_metrics_and_ks
+from ._scorer import MetricSet, _check_input_and_held_out
+from ._subsets import parse_item_subsets
 
 
 def _format_table(table, left=()):
@@ -95,8 +95,10 @@ def evaluate(
     *,
     metrics=("recall", "ndcg"),
     ks=(5, 10, 20, 50),
-    item_subsets=ITEM_SUBSETS,
+    item_subsets=(None, "head", "tail"),
     head_fraction=0.2,
+    item_weights=None,
+    item_embeddings=None,
 ):
     """Evaluate a fitted recommender on held-out interactions.
 
@@ -116,20 +118,29 @@ def evaluate(
         indices) and, for head/tail, ``item_popularity_`` (on its last step).
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Input interactions of the evaluated users (masked from the ranking).
-    y : {array-like, sparse matrix} of shape (n_users, n_items)
+    y : {array-like, sparse matrix} of shape (n_users, n_items) or None
         Held-out interactions of the same users; values > 0 are relevant.
-    metrics : sequence of str, default=("recall", "ndcg")
-        Names from ``"recall"``, ``"ndcg"``, ``"precision"``, ``"map"``,
-        ``"mrr"``, ``"hit_rate"``, ``"coverage"``; see
-        :mod:`sklearn_l3ae.metrics`.
+        None only when no metric needs held-out items (custom metrics made
+        with ``needs_held_out=False``).
+    metrics : sequence of str or callable, default=("recall", "ndcg")
+        Built-in names (``"recall"``, ``"ndcg"``, ``"precision"``,
+        ``"map"``, ``"mrr"``, ``"hit_rate"``, ``"coverage"``,
+        ``"novelty"``, ``"diversity"``) or custom metrics, as in
+        :func:`~sklearn_l3ae.metrics.make_ranking_scorer`.
     ks : sequence of int, default=(5, 10, 20, 50)
         Cut-offs.
-    item_subsets : sequence of {None, "head", "tail"}, \
-default=(None, "head", "tail")
-        Item subsets to report; ``None`` is all items (reported as
-        ``"all"``).
+    item_subsets : sequence or dict, default=(None, "head", "tail")
+        Item subsets to report: ``None`` is all items (reported as
+        ``"all"``), ``"head"``, ``"tail"``, explicit boolean masks or item
+        index lists (reported as ``"subset"``), or a dict naming them, as
+        ``item_subset`` of :func:`~sklearn_l3ae.metrics.make_ranking_scorer`.
     head_fraction : float, default=0.2
         Fraction of the items in the head, in (0, 1).
+    item_weights : array-like of shape (n_items,), default=None
+        Weighted recall and NDCG; see
+        :func:`~sklearn_l3ae.metrics.make_ranking_scorer`.
+    item_embeddings : array-like of shape (n_items, n_dims), default=None
+        For ``"diversity"``; by default the estimator's own.
 
     Returns
     -------
@@ -161,41 +172,27 @@ default=(None, "head", "tail")
     metrics, ks = _check_metrics_and_ks(metrics, ks)
     if item_subsets is None or isinstance(item_subsets, str):
         item_subsets = [item_subsets]
-    if not np.iterable(item_subsets):
-        raise TypeError(
-            f"item_subsets must be one of {list(ITEM_SUBSETS)} or a sequence of "
-            f"them; got {item_subsets!r}."
-        )
-    item_subsets = list(item_subsets)
-    for subset in item_subsets:
-        if subset is not None and not (
-            isinstance(subset, str) and subset in ITEM_SUBSETS
-        ):
-            raise ValueError(
-                f"item_subsets must be among {list(ITEM_SUBSETS)}; got {subset!r}."
-            )
-    item_subsets = list(dict.fromkeys(item_subsets))
-    if not item_subsets:
-        raise ValueError("item_subsets must name at least one entry.")
-    _check_head_fraction(head_fraction)
-    X, relevant = _check_input_and_held_out(X, y)
-    if not relevant.nnz:
-        raise ValueError("No user has a held-out item in y; nothing to evaluate.")
-    results = subset_scores(
-        estimator, X, relevant, metrics, ks, item_subsets, head_fraction
+    subsets, _ = parse_item_subsets(item_subsets, param="item_subsets")
+    metric_set = MetricSet(
+        metrics, ks, subsets, head_fraction, item_weights, item_embeddings
     )
+    X, relevant = _check_input_and_held_out(X, y, metric_set.metrics)
+    if not relevant.nnz and all(map(needs_held_out, metric_set.metrics)):
+        raise ValueError("No user has a held-out item in y; nothing to evaluate.")
+    results = metric_set.compute(estimator, X, relevant)
     return RankingReport(
         [
             {
-                "item_subset": _label(subset),
-                "n_users": results[subset][1],
-                "metric": metric,
+                "item_subset": _label(subset.label),
+                "n_users": results[subset.label][1][key],
+                "metric": metric_name(metric),
                 "k": k,
-                "score": results[subset][0][f"{metric}@{k}"],
+                "score": results[subset.label][0][key],
             }
-            for subset in item_subsets
-            for metric in metrics
-            for k in ks
+            for subset in metric_set.subsets
+            for metric in metric_set.metrics
+            for k in metric_set.ks
+            for key in [f"{metric_name(metric)}@{k}"]
         ]
     )
 

@@ -8,62 +8,43 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from .._core.ranking import batch_rows, mask_seen_inplace, rank_rows
-from .._core.validation import (
-    check_k,
-    check_storable,
-    entry_positions,
-    float_vector_or_none,
-)
-
-
-def _recall(hits, n_relevant):
-    return hits.sum(axis=1) / n_relevant
-
-
-def _precision(hits, n_relevant):
-    return hits.sum(axis=1) / hits.shape[1]
-
-
-def _ndcg(hits, n_relevant):
-    k = hits.shape[1]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
-    return hits @ discounts / ideal
-
-
-def _average_precision(hits, n_relevant):
-    k = hits.shape[1]
-    precision_at_rank = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
-    return (precision_at_rank * hits).sum(axis=1) / np.minimum(n_relevant, k)
-
-
-def _reciprocal_rank(hits, n_relevant):
-    return np.where(hits.any(axis=1), 1.0 / (hits.argmax(axis=1) + 1), 0.0)
-
-
-def _hit_rate(hits, n_relevant):
-    return hits.any(axis=1).astype(np.float64)
-
-
-# Per-user metrics: functions of the (n_users, k) hit matrix and |held-out|.
-_PER_USER_METRICS = {
-    "recall": _recall,
-    "ndcg": _ndcg,
-    "precision": _precision,
-    "map": _average_precision,
-    "mrr": _reciprocal_rank,
-    "hit_rate": _hit_rate,
-}
-_METRICS = (*_PER_USER_METRICS, "coverage")
+from .._core.validation import check_k, check_storable, float_vector_or_none
+from ._beyond_accuracy import check_item_embeddings, check_popularity
+from ._compute import ItemData, Ranking, input_rows, metric_name, metric_values
+from ._custom import CustomMetric, make_ranking_metric
+from ._names import ACCURACY_METRICS, BUILTIN_METRICS, WEIGHTED_METRICS
 
 
 def _check_metric(metric):
-    """Return ``metric`` if it is a known metric name, else raise."""
-    if not isinstance(metric, str) or metric not in _METRICS:
-        raise ValueError(
-            f"Unknown ranking metric {metric!r}; expected one of {list(_METRICS)}."
-        )
-    return metric
+    """A built-in metric name or a custom metric; a function becomes one."""
+    if isinstance(metric, CustomMetric):
+        return metric
+    if isinstance(metric, str):
+        if metric in BUILTIN_METRICS:
+            return metric
+    elif callable(metric) and not isinstance(metric, type):
+        return make_ranking_metric(metric)
+    raise ValueError(
+        f"Unknown ranking metric {metric!r}; expected one of "
+        f"{list(BUILTIN_METRICS)} or a function (see make_ranking_metric)."
+    )
+
+
+def _distinct_metrics(metrics):
+    """Validated metrics, repeats dropped; two metrics may not share a name."""
+    named = {}
+    for metric in map(_check_metric, metrics):
+        seen = named.setdefault(metric_name(metric), metric)
+        if (
+            seen is not metric
+            and seen != metric
+            and not (isinstance(seen, CustomMetric) and seen.same_as(metric))
+        ):
+            raise ValueError(
+                f"Two ranking metrics are named {metric_name(metric)!r}; give custom "
+                "metrics distinct names with make_ranking_metric(fn, name=...)."
+            )
+    return list(named.values())
 
 
 def _check_metrics_and_ks(metrics, ks):
@@ -77,7 +58,7 @@ def _check_metrics_and_ks(metrics, ks):
             raise TypeError(
                 f"{name} must be one entry or a sequence of them; got {value!r}."
             )
-    metrics = list(dict.fromkeys(_check_metric(metric) for metric in metrics))
+    metrics = _distinct_metrics(metrics)
     ks = list(dict.fromkeys(check_k(k, "each of ks") for k in ks))
     if not metrics or not ks:
         raise ValueError("metrics and ks must each name at least one entry.")
@@ -176,11 +157,11 @@ def _rank_items(y_score, k, X_seen=None):
         return batch
 
     step = batch_rows(n_items, y_score.dtype.itemsize)
-    return rank_rows(row_scores, n_users, n_items, k, step=step, dtype=y_score.dtype)[0]
+    return rank_rows(row_scores, n_users, n_items, k, step=step, dtype=y_score.dtype)
 
 
 def _check_ranking(y_true, y_score, top_items, k, X_seen):
-    """Ranked items (n_users, k) from exactly one of ``y_score``/``top_items``."""
+    """The :class:`Ranking` from exactly one of ``y_score``/``top_items``."""
     if (y_score is None) == (top_items is None):
         raise ValueError("Pass exactly one of y_score (scores) or top_items.")
     if top_items is not None:
@@ -189,7 +170,7 @@ def _check_ranking(y_true, y_score, top_items, k, X_seen):
                 "X_seen masks scores; it cannot be combined with top_items, which "
                 "are taken as already ranked without seen items."
             )
-        return _check_top_items(top_items, y_true.shape, k)
+        return Ranking(_check_top_items(top_items, y_true.shape, k))
     if sparse.issparse(y_score):
         raise TypeError("y_score must be a dense array of scores, not sparse.")
     y_score = np.asarray(y_score)
@@ -210,58 +191,54 @@ def _check_ranking(y_true, y_score, top_items, k, X_seen):
             raise ValueError(
                 f"X_seen must have y_true's shape {y_true.shape}; got {X_seen.shape}."
             )
-    return _rank_items(y_score, k, X_seen)
+    items, scores = _rank_items(y_score, k, X_seen)
+    return Ranking(items, scores, None if X_seen is None else input_rows(X_seen))
 
 
-def _hits(relevant, top_items):
-    """Boolean (n_users, k): is ``top_items[u, r]`` relevant for user ``u``."""
-    rows = np.arange(relevant.shape[0])[:, None]
-    # An empty slot (-1) would otherwise address the previous row's last item.
-    return (top_items >= 0) & (entry_positions(relevant, rows, top_items) >= 0)
+def check_item_weights(item_weights, n_items):
+    """Validated non-negative float64 weights, one per item."""
+    weights = np.asarray(item_weights)
+    if weights.dtype == bool or weights.dtype.kind not in "iuf":
+        raise ValueError(
+            f"item_weights must be numbers, one weight per item; got dtype "
+            f"{weights.dtype}."
+        )
+    if weights.shape != (n_items,):
+        raise ValueError(
+            f"item_weights must have shape ({n_items},), one weight per item; got "
+            f"shape {weights.shape}."
+        )
+    weights = weights.astype(np.float64)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        bad = int(np.flatnonzero(~(np.isfinite(weights) & (weights >= 0)))[0])
+        raise ValueError(
+            "item_weights must be finite and non-negative; item "
+            f"{bad} has weight {weights[bad]!r}."
+        )
+    return weights
 
 
-def _ranking_scores(relevant, top_items, metrics, ks, item_mask=None):
-    """Metric values of validated inputs; the shared core of this module.
-
-    Parameters
-    ----------
-    relevant : csr_array of bool, from :func:`_check_relevance`
-    top_items : ndarray of shape (n_users, >= max(ks)), validated
-    metrics : sequence of metric names
-    ks : sequence of int
-    item_mask : ndarray of bool or None
-        Only used for coverage (relevance is already restricted).
-
-    Returns
-    -------
-    scores : dict
-        ``"{metric}@{k}"`` to float, NaN when no user is evaluated.
-    n_users : int
-        Number of users with at least one relevant held-out item.
-    """
-    n_relevant = np.diff(relevant.indptr)
-    evaluated = n_relevant > 0
-    n_users = int(evaluated.sum())
-    top_items = top_items[evaluated]
-    hits = _hits(relevant[evaluated], top_items) if n_users else None
-    scores = {}
-    for metric in metrics:
-        for k in ks:
-            if n_users == 0:
-                value = np.nan
-            elif metric == "coverage":
-                value = _coverage(top_items[:, :k], item_mask, relevant.shape[1])
-            else:
-                per_user = _PER_USER_METRICS[metric](hits[:, :k], n_relevant[evaluated])
-                value = per_user.mean()
-            scores[f"{metric}@{k}"] = float(value)
-    return scores, n_users
+def check_weighted_metrics(metrics, item_weights):
+    """Refuse ``item_weights`` with accuracy metrics that have no weighted form."""
+    if item_weights is None:
+        return
+    unweighted = [
+        m for m in metrics if m in ACCURACY_METRICS and m not in WEIGHTED_METRICS
+    ]
+    if unweighted:
+        raise ValueError(
+            f"item_weights defines weighted {' and '.join(WEIGHTED_METRICS)} only; "
+            f"{unweighted} have no weighted form here. Compute them without "
+            "item_weights, or as a custom metric (make_ranking_metric)."
+        )
 
 
-def _coverage(top_items, item_mask, n_items):
-    recommended = np.zeros(n_items, dtype=bool)
-    recommended[top_items[top_items >= 0]] = True
-    return recommended.mean() if item_mask is None else recommended[item_mask].mean()
+def restrict_relevance(relevant, item_mask, weights):
+    """Relevant items inside ``item_mask`` with positive weight (None: all)."""
+    if weights is not None:
+        positive = weights > 0
+        item_mask = positive if item_mask is None else item_mask & positive
+    return _restrict_relevance(relevant, item_mask)
 
 
 def ranking_metrics(
@@ -273,6 +250,10 @@ def ranking_metrics(
     ks=(20,),
     item_mask=None,
     X_seen=None,
+    item_weights=None,
+    item_popularity=None,
+    n_train_users=None,
+    item_embeddings=None,
 ):
     """Several ranking metrics at several cut-offs, with the users evaluated.
 
@@ -291,9 +272,11 @@ def ranking_metrics(
     top_items : array-like of int of shape (n_users, >= max(ks)), default=None
         Ranked item indices, best first, ``-1`` for empty slots (the output
         of an estimator's ``predict``).
-    metrics : sequence of str, default=("recall", "ndcg")
+    metrics : sequence of str or callable, default=("recall", "ndcg")
         Names from ``"recall"``, ``"ndcg"``, ``"precision"``, ``"map"``,
-        ``"mrr"``, ``"hit_rate"``, ``"coverage"``.
+        ``"mrr"``, ``"hit_rate"``, ``"coverage"``, ``"novelty"``,
+        ``"diversity"``, or custom metrics (functions, or
+        :func:`make_ranking_metric`).
     ks : sequence of int, default=(20,)
         Cut-offs, each >= 1.  A cut-off beyond ``n_items`` ranks all items.
     item_mask : array-like of bool of shape (n_items,), default=None
@@ -302,18 +285,32 @@ def ranking_metrics(
     X_seen : {array-like, sparse matrix} of shape (n_users, n_items), \
             default=None
         With ``y_score`` only: items with ``X_seen > 0`` are excluded from
-        the ranking (``y_score`` itself is not modified).
+        the ranking (``y_score`` itself is not modified).  Custom metrics
+        that take ``X`` receive these rows.
+    item_weights : array-like of shape (n_items,), default=None
+        Non-negative item weights (price, margin, a promoted flag) turning
+        recall and NDCG into their weighted forms; items of weight 0 are not
+        relevant.  Only with recall, NDCG and metrics that need no hits.
+    item_popularity : array-like of shape (n_items,), default=None
+        For novelty: the number of training users of each item.
+    n_train_users : int, default=None
+        For novelty: the number of training users.
+    item_embeddings : array-like of shape (n_items, n_dims), default=None
+        For diversity: one embedding per item.
 
     Returns
     -------
     results : dict
-        ``"{metric}@{k}"`` to float, plus ``"n_users"`` (users evaluated)
-        and ``"n_skipped_users"`` (users without a relevant held-out item).
+        ``"{metric}@{k}"`` to float, plus ``"n_users"`` (users with a
+        relevant held-out item, whom the metrics average over, except custom
+        metrics made with ``needs_held_out=False``, which average over all
+        users) and ``"n_skipped_users"`` (the others).
 
     Raises
     ------
     ValueError
-        If no user has a relevant held-out item, or on invalid input.
+        If no user has a relevant held-out item (unless no metric needs
+        one), or on invalid input.
 
     See Also
     --------
@@ -333,22 +330,58 @@ def ranking_metrics(
     """
     metrics, ks = _check_metrics_and_ks(metrics, ks)
     relevant = _check_relevance(y_true)
+    n_items = relevant.shape[1]
     if item_mask is not None:
-        item_mask = _check_item_mask(item_mask, relevant.shape[1])
-        relevant = _restrict_relevance(relevant, item_mask)
-    ranked = _check_ranking(relevant, y_score, top_items, max(ks), X_seen)
-    scores, n_users = _ranking_scores(relevant, ranked, metrics, ks, item_mask)
-    if n_users == 0:
+        item_mask = _check_item_mask(item_mask, n_items)
+    check_weighted_metrics(metrics, item_weights)
+    item_data = ItemData(
+        weights=None
+        if item_weights is None
+        else check_item_weights(item_weights, n_items),
+        mask=item_mask,
+        **beyond_accuracy_data(
+            metrics,
+            n_items,
+            lambda: check_popularity(item_popularity, n_train_users, n_items),
+            lambda: item_embeddings,
+        ),
+    )
+    relevant = restrict_relevance(relevant, item_mask, item_data.weights)
+    ranking = _check_ranking(relevant, y_score, top_items, max(ks), X_seen)
+    scores, n_users = metric_values(relevant, ranking, metrics, ks, item_data)
+    held_out_users = int((np.diff(relevant.indptr) > 0).sum())
+    if not any(n_users.values()):
         raise ValueError(
             "No user has a relevant held-out item in y_true"
             + ("" if item_mask is None else " inside item_mask")
+            + ("" if item_weights is None else " with a positive weight")
             + "; the metrics are undefined."
         )
     return {
         **scores,
-        "n_users": n_users,
-        "n_skipped_users": relevant.shape[0] - n_users,
+        "n_users": held_out_users,
+        "n_skipped_users": relevant.shape[0] - held_out_users,
     }
+
+
+def beyond_accuracy_data(metrics, n_items, popularity, embeddings):
+    """The :class:`ItemData` fields novelty and diversity need, if asked for.
+
+    ``popularity()`` returns validated ``(counts, n_train_users)`` and
+    ``embeddings()`` the raw embeddings; each is called only when needed.
+    """
+    data = {}
+    if "novelty" in metrics:
+        data["popularity"], data["n_train_users"] = popularity()
+    if "diversity" in metrics:
+        found = embeddings()
+        if found is None:
+            raise ValueError(
+                "diversity needs item embeddings (one row per item): pass "
+                "item_embeddings=..."
+            )
+        data["embeddings"] = check_item_embeddings(found, n_items)
+    return data
 
 
 def _metric_at_k(metric, y_true, y_score, top_items, k, item_mask, X_seen):
@@ -590,3 +623,108 @@ def head_item_mask(item_popularity, head_fraction=0.2):
     mask = np.zeros(popularity.size, dtype=bool)
     mask[np.argsort(-popularity, kind="stable")[:n_head]] = True
     return mask
+
+
+def novelty_at_k(
+    y_true,
+    y_score=None,
+    *,
+    k,
+    item_popularity,
+    n_train_users,
+    top_items=None,
+    item_mask=None,
+    X_seen=None,
+):
+    """Novelty: mean self-information of the recommended items, in bits.
+
+    For a user's top-K list ``R``, ``novelty = mean_{i ∈ R} −log₂(pop_i /
+    n_train_users)`` with ``pop_i`` the number of training users of item
+    ``i``: recommending an item every user knows scores 0, one item in a
+    thousand users scores about 10.  An item no training user has counts as
+    if one had; an empty list scores 0.  Averaged over the users with a
+    relevant held-out item, like the accuracy metrics (``y_true`` and
+    ``item_mask`` only select them).
+
+    Parameters
+    ----------
+    y_true, y_score, k, top_items, item_mask, X_seen
+        As for :func:`recall_at_k`.
+    item_popularity : array-like of shape (n_items,)
+        Training users per item (a fitted estimator's ``item_popularity_``).
+    n_train_users : int
+        Training users (a fitted estimator's ``n_samples_seen_``).
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from sklearn_l3ae.metrics import novelty_at_k
+    >>> novelty_at_k([[0, 0, 1, 1]], top_items=[[0, 3]], k=2,
+    ...              item_popularity=[8, 4, 2, 1], n_train_users=8)
+    1.5
+    """
+    k = check_k(k)
+    return ranking_metrics(
+        y_true,
+        y_score,
+        top_items=top_items,
+        metrics=("novelty",),
+        ks=(k,),
+        item_mask=item_mask,
+        X_seen=X_seen,
+        item_popularity=item_popularity,
+        n_train_users=n_train_users,
+    )[f"novelty@{k}"]
+
+
+def diversity_at_k(
+    y_true,
+    y_score=None,
+    *,
+    k,
+    item_embeddings,
+    top_items=None,
+    item_mask=None,
+    X_seen=None,
+):
+    """Intra-list diversity: mean pairwise cosine distance within the top K.
+
+    For a user's top-K list ``R`` of ``m`` items with embeddings ``e``,
+    ``diversity = Σ_{a < b} (1 − cos(e_a, e_b)) / (m(m − 1)/2)``, in [0, 2]
+    (0: all recommended items point the same way).  A list of fewer than two
+    items scores 0; a zero embedding has cosine 0 with every item.  Averaged
+    over the users with a relevant held-out item, like the accuracy metrics.
+
+    Parameters
+    ----------
+    y_true, y_score, k, top_items, item_mask, X_seen
+        As for :func:`recall_at_k`.
+    item_embeddings : array-like of shape (n_items, n_dims)
+        One embedding per item, e.g. of the item texts.
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from sklearn_l3ae.metrics import diversity_at_k
+    >>> embeddings = [[1.0, 0.0], [0.0, 2.0], [1.0, 0.0]]
+    >>> diversity_at_k([[1, 0, 0]], top_items=[[0, 1, 2]], k=3,
+    ...                item_embeddings=embeddings)
+    0.6666666666666666
+    """
+    k = check_k(k)
+    return ranking_metrics(
+        y_true,
+        y_score,
+        top_items=top_items,
+        metrics=("diversity",),
+        ks=(k,),
+        item_mask=item_mask,
+        X_seen=X_seen,
+        item_embeddings=item_embeddings,
+    )[f"diversity@{k}"]

@@ -116,6 +116,7 @@ class BaseRecommender(BaseEstimator):
         item_side = self._fit_item_side(X.shape[1])
         self._fit(X, item_side)
         self.item_popularity_ = item_popularity(X)
+        self.n_samples_seen_ = X.shape[0]
         return self
 
     def _fit_dtype(self):
@@ -463,11 +464,12 @@ class BaseRecommender(BaseEstimator):
         return items, scores
 
     def _rank_for_scoring(self, X, k, seen):
-        """Ranked column indices for the scorers: ``seen`` (the users' own
-        input) is masked, whatever transformed ``X`` is scored."""
+        """Ranked column indices and their scores for the scorers: ``seen``
+        (the users' own input) is masked, whatever transformed ``X`` is
+        scored."""
         check_is_fitted(self)
         X = self._validate_interactions(X, reset=False, dtype=self._scores_dtype())
-        return self._rank(X, k, seen=seen)[0]
+        return self._rank(X, k, seen=seen)
 
     def decision_function(self, X):
         """Scores of every item for each user (``X @ coef_`` for item-item models).

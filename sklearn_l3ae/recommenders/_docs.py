@@ -111,7 +111,9 @@ semantic_ : estimator or None
     "recommender_attributes": """\
 item_popularity_ : ndarray of shape (n_items,)
     Number of training users who interacted with each item (used by the
-    head/tail scorers).
+    head/tail scorers and novelty).
+n_samples_seen_ : int
+    Number of training users (rows of ``X``; used by novelty).
 item_ids_ : ndarray of shape (n_items,) or None
     The item labels: ``item_ids``, else the DataFrame column names of
     ``X``, else ``None`` (items are column indices).

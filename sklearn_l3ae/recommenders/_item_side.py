@@ -7,7 +7,7 @@ check it against ``X``, build the default phase-1 estimator and fit it.
 import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._core.closed_forms import LowRankCorrelation, dense_correlation
 from .._core.validation import check_float_dtype
@@ -154,6 +154,31 @@ class SemanticCorrelationMixin:
         ):
             correlation = dense_correlation(correlation, dtype)
         return correlation
+
+    def _item_embeddings(self):
+        """The item embeddings phase 1 was fitted on (``F``), or None.
+
+        The ranking metrics measure diversity in this space.  They are the
+        structured correlation's left factor when phase 1 kept one (no copy),
+        else the item data passed through the steps before the last.
+        """
+        check_is_fitted(self)
+        semantic = self.semantic_
+        if semantic is None:
+            return None
+        final = semantic[-1] if isinstance(semantic, Pipeline) else semantic
+        factors = getattr(final, "correlation_factors_", None)
+        if factors is not None:
+            return factors.left
+        item_data, _ = item_data_of(
+            type(self).__name__,
+            self.item_texts,
+            self.item_embeddings,
+            self.n_features_in_,
+        )
+        if isinstance(semantic, Pipeline) and len(semantic) > 1:
+            return semantic[:-1].transform(item_data)
+        return item_data
 
     def _check_fitted_state(self):
         super()._check_fitted_state()
