@@ -39,11 +39,19 @@ class CustomMetric:
             if ranking.scores is None:
                 raise ValueError(
                     f"The ranking metric {self.name!r} asks for top_scores, but the "
-                    "estimator ranks through predict and gives no scores; drop the "
-                    "top_scores parameter or rank with decision_function."
+                    "ranking has none (it comes from predict, or from top_items "
+                    "passed to a metric function); rank from scores "
+                    "(decision_function, or y_score) or drop the top_scores "
+                    "parameter."
                 )
             extra["top_scores"] = ranking.scores[:, :k]
         if "X" in self.inputs:
+            if ranking.X is None:
+                raise ValueError(
+                    f"The ranking metric {self.name!r} asks for X, the users' input "
+                    "interactions, but none were given: pass X_seen with y_score to "
+                    "the metric functions (scorers and evaluate always have X)."
+                )
             extra["X"] = ranking.X
         values = self.score_func(ranking.items[:, :k], relevant, **extra, **self.kwargs)
         return self._checked(values, relevant.shape[0], k)
@@ -110,66 +118,64 @@ def _default_name(score_func):
 def make_ranking_metric(score_func, *, name=None, needs_held_out=True, **kwargs):
     """Make a ranking metric from a function of each user's top-k list.
 
-        The metric goes wherever a metric name does: in
-        :func:`~sklearn_l3ae.metrics.make_ranking_scorer` (alone or next to the
-        built-in metrics, all from one ranking of each user), in
-        :func:`~sklearn_l3ae.metrics.evaluate` and in
-        :func:`~sklearn_l3ae.metrics.ranking_metrics`.  A plain function can be
-        passed there directly; this wrapper gives it a name, extra arguments,
-        or says that it needs no held-out items.
+    The metric goes wherever a metric name does: in
+    :func:`~sklearn_l3ae.metrics.make_ranking_scorer` (alone or next to the
+    built-in metrics, all from one ranking of each user), in
+    :func:`~sklearn_l3ae.metrics.evaluate` and in
+    :func:`~sklearn_l3ae.metrics.ranking_metrics`.  A plain function can be
+    passed there directly; this wrapper gives it a name, extra arguments,
+    or says that it needs no held-out items.
 
-        ``score_func(top_items, y_true, **kwargs)`` is called on batches of
-        users and returns one finite number per user of the batch; the metric
-        is the mean over users, like the built-in metrics (higher is better:
-        return the negative of a loss).
+    ``score_func(top_items, y_true, **kwargs)`` is called on batches of
+    users and returns one finite number per user of the batch; the metric
+    is the mean over users, like the built-in metrics (higher is better:
+    return the negative of a loss).
 
-        - ``top_items``: ndarray of int64, shape (n_batch, k), the ranked item
-          (column) indices, best first, ``-1`` in slots that could not be filled.
-        - ``y_true``: ``scipy.sparse.csr_array`` of bool, shape (n_batch,
-          n_items), the relevant held-out items (restricted to the item subset
-          and to positive ``item_weights`` when those are given).
-        - ``top_scores`` (only if the function has this parameter): the scores
-          of ``top_items``, shape (n_batch, k), ``-inf`` in empty slots.
-        - ``X`` (only if the function has this parameter): the users' input
-          interactions (what the ranking excluded), a ``csr_array`` of shape
-          (n_batch, n_items).
+    - ``top_items``: ndarray of int64, shape (n_batch, k), the ranked item
+      (column) indices, best first, ``-1`` in slots that could not be filled.
+    - ``y_true``: ``scipy.sparse.csr_array`` of bool, shape (n_batch,
+      n_items), the relevant held-out items (restricted to the item subset
+      and to positive ``item_weights`` when those are given).
+    - ``top_scores`` (only if the function has this parameter): the scores
+      of ``top_items``, shape (n_batch, k), ``-inf`` in empty slots.
+    - ``X`` (only if the function has this parameter): the users' input
+      interactions (what the ranking excluded), a ``csr_array`` of shape
+      (n_batch, n_items).
 
-        Parameters
-        ----------
-        score_func : callable
-            The per-user metric, as above.
-        name : str, default=None
-            The metric's name in score keys (``"{name}@{k}"``) and reports;
-            defaults to ``score_func.__name__``.  Must differ from the built-in
-            names.
-        needs_held_out : bool, default=True
-            If True, users without a relevant held-out item are skipped, as by
-            the built-in metrics.  If False, every user of ``X`` is evaluated,
-            and a scorer whose metrics all say so accepts ``y=None`` (e.g. the
-            share of recommendations from a promoted set).
-        **kwargs
-            Passed to ``score_func`` on every call (e.g. item prices).
+    Parameters
+    ----------
+    score_func : callable
+        The per-user metric, as above.
+    name : str, default=None
+        The metric's name in score keys (``"{name}@{k}"``) and reports;
+        defaults to ``score_func.__name__``.  Must differ from the built-in
+        names.
+    needs_held_out : bool, default=True
+        If True, users without a relevant held-out item are skipped, as by
+        the built-in metrics.  If False, every user of ``X`` is evaluated,
+        and a scorer whose metrics all say so accepts ``y=None`` (e.g. the
+        share of recommendations from a promoted set).
+    **kwargs
+        Passed to ``score_func`` on every call (e.g. item prices).
 
-        Returns
-        -------
-        metric : object
-            To pass as a metric.
+    Returns
+    -------
+    metric : object
+        To pass as a metric.
 
-        Examples
-        --------
-        >>> import numpy as np
-
-    from ._names import BUILTIN_METRICS
-        >>> from sklearn_l3ae.metrics import make_ranking_metric, ranking_metrics
-        >>> def promoted_share(top_items, y_true, promoted):
-        ...     filled = top_items >= 0
-        ...     return (promoted[top_items] & filled).sum(axis=1) / filled.sum(axis=1)
-        >>> metric = make_ranking_metric(promoted_share, needs_held_out=False,
-        ...                              promoted=np.array([True, False, False, True]))
-        >>> y_true = [[1, 0, 0, 0], [0, 0, 0, 0]]
-        >>> ranking_metrics(y_true, top_items=[[0, 1], [3, 0]], metrics=[metric],
-        ...                 ks=[2])
-        {'promoted_share@2': 0.75, 'n_users': 1, 'n_skipped_users': 1}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l3ae.metrics import make_ranking_metric, ranking_metrics
+    >>> def promoted_share(top_items, y_true, promoted):
+    ...     filled = top_items >= 0
+    ...     return (promoted[top_items] & filled).sum(axis=1) / filled.sum(axis=1)
+    >>> metric = make_ranking_metric(promoted_share, needs_held_out=False,
+    ...                              promoted=np.array([True, False, False, True]))
+    >>> y_true = [[1, 0, 0, 0], [0, 0, 0, 0]]
+    >>> ranking_metrics(y_true, top_items=[[0, 1], [3, 0]], metrics=[metric],
+    ...                 ks=[2])
+    {'promoted_share@2': 0.75, 'n_users': 1, 'n_skipped_users': 1}
     """
     if isinstance(score_func, CustomMetric):
         raise TypeError(

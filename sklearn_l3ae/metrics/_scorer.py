@@ -181,6 +181,19 @@ class MetricSet:
             check_item_weights(item_weights, np.size(item_weights))
         self.item_weights = item_weights
         self.item_embeddings = embeddings
+        keys = {}
+        for subset, key in self.names():
+            full = subset.key(key)
+            where = (
+                f"{key!r} on "
+                f"{'all items' if subset.label is None else repr(subset.label)}"
+            )
+            if full in keys:
+                raise ValueError(
+                    f"Two scores would both be named {full!r}: {keys[full]} and "
+                    f"{where}. Rename the custom metric or the item subset."
+                )
+            keys[full] = where
 
     def names(self):
         """``(subset, key)`` of every value, in order."""
