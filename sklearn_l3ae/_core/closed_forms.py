@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .linalg import row_block, spd_inverse_inplace, spd_solve_many
+from .linalg import NumpyOps, row_block, spd_solve_many
 
 # Rows of the embeddings handled at once by the phase-1 factors.
 _FACTOR_ROWS = 2**16
@@ -45,7 +45,7 @@ class LowRankCorrelation(NamedTuple):
     right: np.ndarray
 
 
-def semantic_correlation(embeddings, reg, dtype=np.float32):
+def semantic_correlation(embeddings, reg, dtype=np.float32, device=None):
     """Phase 1 of L3AE: semantic EASE on item embeddings (L3AE eq. 3).
 
     ``C = argmin ||Fᵀ − FᵀC||² + λ_F ||C||²  s.t. diag(C) = 0`` has the closed
@@ -71,6 +71,10 @@ def semantic_correlation(embeddings, reg, dtype=np.float32):
         blocks of rows) and stored in the wider of ``dtype`` and the
         embeddings' precision (float32 embeddings in a float32 fit: float32
         factors, half the memory); the diagonal stays float64.
+    device : str, torch.device or None, default=None
+        Where the n x n inverse of the dense case runs (a torch device, see
+        :mod:`~.torch_ops`); the low-rank case is O(n·d²) work with one
+        d x d factorization and runs on the host.
 
     Returns
     -------
@@ -105,9 +109,18 @@ def semantic_correlation(embeddings, reg, dtype=np.float32):
         return LowRankCorrelation(diagonal=diagonal, left=left, right=right)
     F = F.astype(np.float64, copy=False)
     P = np.ascontiguousarray(F.astype(dtype) @ F.T.astype(dtype))
-    P.flat[:: n_items + 1] += reg
-    spd_inverse_inplace(P)
-    return _scaled_solution(P, None, 0.0)
+    ops = NumpyOps
+    if device is not None:
+        from . import torch_ops
+
+        P, ops = (
+            torch_ops.to_tensor(P, torch_ops.resolve_device(device)),
+            torch_ops.TorchOps,
+        )
+    ops.add_to_diagonal(P, reg)
+    ops.inverse_inplace(P)
+    C = _scaled_solution(P, None, 0.0, ops)
+    return C if ops is NumpyOps else torch_ops.to_numpy(C)
 
 
 def dense_correlation(factors, dtype=np.float32):
@@ -118,7 +131,7 @@ def dense_correlation(factors, dtype=np.float32):
     return C
 
 
-def _scaled_solution(P, scale, diagonal):
+def _scaled_solution(P, scale, diagonal, ops=NumpyOps):
     """Turn ``P`` in place into ``−P·diagMat(scale)`` with the given diagonal.
 
     With ``scale = 1 / diag(P)`` and ``diagonal = 0`` this is EASE's
@@ -126,10 +139,9 @@ def _scaled_solution(P, scale, diagonal):
     the (active) diagonal constraint fixes.
     """
     if scale is None:
-        scale = 1.0 / np.diagonal(P).astype(np.float64)
-    P *= -scale.astype(P.dtype)[None, :]
-    P.flat[:: P.shape[0] + 1] = diagonal
-    return P
+        scale = 1.0 / ops.diagonal(P)
+    P *= ops.asarray(-scale, like=P)[None, :]
+    return ops.set_diagonal(P, np.broadcast_to(diagonal, (P.shape[0],)))
 
 
 def dropout_penalty(gram_diagonal, reg, dropout):
@@ -207,7 +219,7 @@ def rdlae_weights(gram, reg, *, dropout=0.0, xi=0.0):
     return l3ae_weights(gram, reg, 0.0, None, dropout=dropout, xi=xi)
 
 
-def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0):
+def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0, ops=NumpyOps):
     """Phase 2 of L3AE: semantic-guided EASE, in place (L3AE eq. 6).
 
     ``B = argmin ||X − XB||² + ||Λ_X^{1/2} B||² + λ_E ||B − C||²``
@@ -252,60 +264,56 @@ def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0):
         (:func:`dropout_penalty`).
     xi : float >= 0 or None, default=0.0
         Bound ξ on ``|diag(B)|``; ``None`` or ``inf`` means unconstrained.
+    ops : default=NumpyOps
+        The matrix operations: :class:`~.linalg.NumpyOps` on NumPy arrays,
+        or :class:`~._torch.TorchOps` when ``gram`` is a torch tensor.
 
     Returns
     -------
-    B : ndarray
+    B : ndarray or tensor
         ``gram`` itself, now holding B (diagonal ``d``, zero for ``ξ = 0``).
     """
     n_items = gram.shape[0]
     if dropout:
-        penalty = dropout_penalty(np.diagonal(gram), reg_X + reg_E, dropout)
+        penalty = dropout_penalty(ops.diagonal(gram), reg_X + reg_E, dropout)
     else:
         penalty = reg_X + reg_E
-    gram.flat[:: n_items + 1] += penalty
-    P = spd_inverse_inplace(gram)
-    p_diag = np.diagonal(P).astype(np.float64)
+    ops.add_to_diagonal(gram, penalty)
+    P = ops.inverse_inplace(gram)
+    p_diag = ops.diagonal(P)
     semantic = correlation is not None and reg_E != 0
     if not semantic:
         target = _bounded_diagonal(1.0 - p_diag * penalty, xi)
-        return _scaled_solution(P, (1.0 - target) / p_diag, target.astype(P.dtype))
-    step = row_block(n_items, n_items, P.itemsize)
+        return _scaled_solution(P, (1.0 - target) / p_diag, target, ops)
+    step = row_block(n_items, n_items, ops.itemsize(P))
     if isinstance(correlation, LowRankCorrelation):
-        PL = P @ correlation.left.astype(P.dtype)
-        right = correlation.right.astype(P.dtype)
-        diag_PC = p_diag * correlation.diagonal + np.einsum(
-            "ij,ij->i", PL, right, dtype=np.float64
-        )
+        PL = P @ ops.asarray(correlation.left, like=P)
+        right = ops.asarray(correlation.right, like=P)
+        diag_PC = p_diag * correlation.diagonal + ops.rowwise_dot(PL, right)
         target = _bounded_diagonal(1.0 - p_diag * penalty + reg_E * diag_PC, xi)
         r = (1.0 - target + reg_E * diag_PC) / p_diag
-        column_scale = (reg_E * correlation.diagonal - r).astype(P.dtype)
-        right *= P.dtype.type(reg_E)
+        column_scale = ops.asarray(reg_E * correlation.diagonal - r, like=P)
+        right *= reg_E
         for start in range(0, n_items, step):
             block = P[start : start + step]
             block *= column_scale[None, :]
             block += PL[start : start + step] @ right.T
     else:
-        C = correlation
+        C = ops.asarray(correlation, like=P) if ops is not NumpyOps else correlation
         diag_PC = np.empty(n_items)
         for start in range(0, n_items, step):
             stop = min(start + step, n_items)
-            diag_PC[start:stop] = np.einsum(
-                "ij,ji->i",
-                P[start:stop].astype(np.float64),
-                C[:, start:stop].astype(np.float64),
-            )
+            diag_PC[start:stop] = ops.rowwise_dot(P[start:stop], C[:, start:stop].T)
         target = _bounded_diagonal(1.0 - p_diag * penalty + reg_E * diag_PC, xi)
         r = (1.0 - target + reg_E * diag_PC) / p_diag
-        minus_r = (-r).astype(P.dtype)
+        minus_r = ops.asarray(-r, like=P)
         for start in range(0, n_items, step):
             block = P[start : start + step]
             PC_block = block @ C
             block *= minus_r[None, :]
-            PC_block *= P.dtype.type(reg_E)
+            PC_block *= reg_E
             block += PC_block
-    P.flat[:: n_items + 1] = target.astype(P.dtype)
-    return P
+    return ops.set_diagonal(P, target)
 
 
 def support_weights(

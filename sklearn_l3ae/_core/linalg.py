@@ -336,3 +336,49 @@ def spd_solve_many(matrices, right_hand_sides):
             raise error
         solutions[q], _ = potrs(factor, right_hand_sides[q], lower=0)
     return solutions
+
+
+class NumpyOps:
+    """The matrix operations of the closed forms, on NumPy arrays in place.
+
+    :func:`~.closed_forms.l3ae_weights` is written once against this small
+    interface; :class:`~._torch.TorchOps` implements it on a torch device.
+    Vectors of length n cross it as float64 NumPy arrays on the host.
+    """
+
+    name = "numpy"
+
+    @staticmethod
+    def itemsize(A):
+        return A.itemsize
+
+    @staticmethod
+    def diagonal(A):
+        """``diag(A)`` as a float64 host vector."""
+        return np.diagonal(A).astype(np.float64)
+
+    @staticmethod
+    def add_to_diagonal(A, values):
+        A.flat[:: A.shape[0] + 1] += np.asarray(values, dtype=np.float64).astype(
+            A.dtype
+        )
+        return A
+
+    @staticmethod
+    def set_diagonal(A, values):
+        A.flat[:: A.shape[0] + 1] = np.asarray(values).astype(A.dtype)
+        return A
+
+    @staticmethod
+    def asarray(values, like):
+        """A copy of host ``values`` in ``like``'s dtype (and device)."""
+        return np.array(values, dtype=like.dtype)
+
+    @staticmethod
+    def rowwise_dot(A, B):
+        """``Σ_j A_ij B_ij`` per row, float64 on the host."""
+        return np.einsum("ij,ij->i", A, B, dtype=np.float64)
+
+    @staticmethod
+    def inverse_inplace(A):
+        return spd_inverse_inplace(A)

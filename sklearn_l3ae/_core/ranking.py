@@ -18,6 +18,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse
 
+from . import torch_ops
+
 # Rows are ranked in batches of about this many bytes of dense scores.
 SCORE_BATCH_BYTES = 64 * 2**20
 
@@ -300,8 +302,9 @@ def rank_rows(row_scores, n_rows, n_items, k, *, step, dtype):
     The single ranking loop of the package: ``row_scores(start, stop)``
     returns the dense scores of rows ``start:stop`` (a writeable array of
     shape (stop - start, n_items), ``-inf`` for items that must not be
-    ranked), or for sparse models their :class:`SparseScores`, and only
-    their top ``k`` are kept.
+    ranked), or for sparse models their :class:`SparseScores`, or with
+    ``device`` a torch tensor on it (selected there by
+    :func:`~.torch_ops.top_k`), and only their top ``k`` are kept.
 
     Parameters
     ----------
@@ -328,6 +331,20 @@ def rank_rows(row_scores, n_rows, n_items, k, *, step, dtype):
     for start in range(0, n_rows, step):
         stop = min(start + step, n_rows)
         batch = row_scores(start, stop)
-        select = sparse_top_k if isinstance(batch, SparseScores) else top_k
+        if isinstance(batch, SparseScores):
+            select = sparse_top_k
+        elif torch_ops.is_tensor(batch):
+            select = torch_ops.top_k
+        else:
+            select = top_k
         items[start:stop, :kept], scores[start:stop, :kept] = select(batch, kept)
     return items, scores
+
+
+def dense_rows(batch):
+    """A batch of ``row_scores`` as a dense NumPy array, whatever its form."""
+    if isinstance(batch, SparseScores):
+        return batch.dense()
+    if torch_ops.is_tensor(batch):
+        return torch_ops.to_numpy(batch)
+    return batch

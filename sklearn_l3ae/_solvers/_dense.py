@@ -58,7 +58,12 @@ class DenseSolver:
         check_problem(problem)
 
     def plan(self, problem, owner):
-        """The :class:`~sklearn_l3ae._core.memory.FitPlan` of solving ``problem``.
+        """The :class:`~sklearn_l3ae._core.memory.FitPlan` of solving ``problem``."""
+        return self._host_plan(problem, owner)
+
+    def _host_plan(self, problem, owner, factor_arrays=0):
+        """The host's plan; ``factor_arrays`` more n x n arrays are alive at
+        the peak (a backend that does not factorize in place).
 
         The dense arrays alive at the peak, the phase-1 side arrays, and the
         work buffers: row blocks of the products, the blocked inverse's
@@ -79,7 +84,9 @@ class DenseSolver:
             work += X.nnz * (itemsize + 4) + (n_items + 1) * 8
         if problem.extra_rows is not None:
             work += np.size(problem.extra_rows) * itemsize
-        n_square = 1 + int(problem.dense_correlation) + problem.extra_square
+        n_square = (
+            1 + int(problem.dense_correlation) + problem.extra_square + factor_arrays
+        )
         return dense_fit_plan(
             owner,
             n_items,

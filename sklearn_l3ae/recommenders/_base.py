@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 from .._core import parallel
 from .._core.atomic import atomic_fit
 from .._core.memory import MemoryEstimate, check_memory, check_plan
-from .._core.ranking import SparseScores, batch_rows, mask_seen_inplace, rank_rows
+from .._core.ranking import batch_rows, dense_rows, mask_seen_inplace, rank_rows
 from .._core.validation import (
     all_finite,
     check_float_dtype,
@@ -438,7 +438,12 @@ class BaseRecommender(BaseEstimator):
         n_users = X.shape[0]
         step = self._batch_rows(X)
         n_jobs = getattr(self, "n_jobs", None)
-        parallel_run = n_users > step and parallel.distributes(n_jobs)
+        # On a torch device the batches run in this process, one at a time.
+        parallel_run = (
+            n_users > step
+            and parallel.distributes(n_jobs)
+            and getattr(self, "device", None) is None
+        )
         workers = parallel.n_workers(n_jobs) if parallel_run else 1
         # Threads and local processes hold their batches in this machine's
         # memory at the same time; Dask workers each hold their own.
@@ -496,10 +501,7 @@ class BaseRecommender(BaseEstimator):
         row_scores, step = self._row_scores(X), self._batch_rows()
         for start in range(0, X.shape[0], step):
             stop = min(start + step, X.shape[0])
-            batch = row_scores(start, stop)
-            scores[start:stop] = (
-                batch.dense() if isinstance(batch, SparseScores) else batch
-            )
+            scores[start:stop] = dense_rows(row_scores(start, stop))
         return scores
 
     def predict(self, X):

@@ -104,6 +104,15 @@ n_jobs : int, default=None
     ``parallel_backend("dask")`` on a cluster (:doc:`/distributed`).  The
     result is the same for any value.  The dense fit is unaffected (its
     BLAS is multithreaded).""",
+    "device": """\
+device : str, torch.device or None, default=None
+    Where the dense fit and scoring run.  ``None`` is NumPy/SciPy on the
+    host; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a :class:`torch.device`
+    runs the factorization and the closed form in PyTorch on that device
+    (the Gram matrix of a sparse ``X`` is formed on the host and moved
+    there), in the precision of ``dtype``, and scores users there in
+    batches.  Fitted attributes stay NumPy arrays.  Not combinable with
+    ``n_neighbors``.  See :doc:`/scale`.""",
     # ---------------------------------------------------------- attributes
     "semantic_": """\
 semantic_ : estimator or None

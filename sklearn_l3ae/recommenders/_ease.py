@@ -30,6 +30,7 @@ class EASERecommender(SolvedItemItemRecommender):
     {n_neighbors}
     {recommender_parameters}
     {n_jobs}
+    {device}
 
     Attributes
     ----------
@@ -83,6 +84,7 @@ class EASERecommender(SolvedItemItemRecommender):
         batch_size=None,
         memory_limit="auto",
         n_jobs=None,
+        device=None,
     ):
         self.reg = reg
         self.n_neighbors = n_neighbors
@@ -92,6 +94,7 @@ class EASERecommender(SolvedItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
+        self.device = device
 
     def _problem(self, X, item_side):
         return ItemWeightsProblem(X, reg=self.reg)

@@ -8,7 +8,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._core import torch_ops
 from .._core.closed_forms import LowRankCorrelation
+from .._core.memory import MemoryEstimate, check_memory
 from .._core.ranking import SparseScores, rank_rows
 from .._core.validation import check_k, ndim_or_none
 from .._solvers import select_solver, with_support_alternative
@@ -80,7 +82,12 @@ class ItemItemRecommender(BaseRecommender):
     def _row_scores(self, X, *, seen=None, excluded=None, candidates=None):
         """Dense batches for a dense ``coef_``; for a sparse one, the
         :class:`~sklearn_l3ae._core.ranking.SparseScores` of each batch:
-        only the items some history item points to are stored."""
+        only the items some history item points to are stored; with
+        ``device``, torch tensors on that device."""
+        if getattr(self, "device", None) is not None and not sparse.issparse(
+            self.coef_
+        ):
+            return self._device_row_scores(X, seen, excluded, candidates)
         if not self._ranks_sparse(X):
             return super()._row_scores(
                 X, seen=seen, excluded=excluded, candidates=candidates
@@ -99,6 +106,56 @@ class ItemItemRecommender(BaseRecommender):
             return SparseScores(scores, blocked, rows_seen)
 
         return row_scores
+
+    def _device_row_scores(self, X, seen, excluded, candidates):
+        """Masked dense scores of batches of ``X`` as tensors on ``device``:
+        ``coef_`` is moved there once per call (shared on the CPU)."""
+        device = torch_ops.resolve_device(self.device)
+        X, seen, blocked = self._score_masks(X, seen, excluded, candidates)
+        dtype = self._scores_dtype()
+        batch = self._batch_rows(X)
+        self._check_device_memory(device, batch)
+        coef = torch_ops.to_tensor(self.coef_, device)
+        if blocked is not None:
+            blocked = torch_ops.to_tensor(np.flatnonzero(blocked), device)
+
+        def row_scores(start, stop):
+            X_batch = X[start:stop]
+            if sparse.issparse(X_batch):
+                rows = torch_ops.sparse_to_tensor(X_batch, device, dtype)
+            else:
+                rows = torch_ops.to_tensor(X_batch, device, dtype)
+            scores = rows @ coef
+            if not bool(scores.isfinite().all()):
+                self._check_finite_scores(torch_ops.to_numpy(scores), X_batch)
+            if seen is not False:
+                torch_ops.mask_seen_inplace(scores, seen[start:stop])
+            if blocked is not None:
+                scores[:, blocked] = -np.inf
+            return scores
+
+        return row_scores
+
+    def _check_device_memory(self, device, batch_rows):
+        """Refuse up front a scoring call whose ``coef_`` and score batches
+        would not fit in the CUDA device's free memory."""
+        free = torch_ops.device_free_bytes(device)
+        if free is None or getattr(self, "memory_limit", "auto") is None:
+            return
+        itemsize = self._scores_dtype().itemsize
+        n_items = self.n_features_in_
+        parts = (
+            (f"coef_ on {device}", n_items * n_items * itemsize),
+            (
+                f"a batch of {batch_rows} users' scores",
+                2 * batch_rows * n_items * itemsize,
+            ),
+        )
+        check_memory(
+            MemoryEstimate(f"Scoring with {type(self).__name__} on {device}", parts),
+            free,
+            advice=["use a smaller batch_size", "score with device=None (on the host)"],
+        )
 
     def _weight_rows(self, rows):
         """Rows ``rows`` of ``coef_`` as a new dense array."""
@@ -291,12 +348,20 @@ class ItemItemRecommender(BaseRecommender):
 SUPPORT_CONSTRAINTS = {
     "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
     "n_jobs": [Integral, None],
+    # None, a str or a torch.device: checked by the torch solver at fit time.
+    "device": "no_validation",
 }
 SEMANTIC_SUPPORT_CONSTRAINTS = {
     "semantic_share": [Interval(Real, 0, 1, closed="both")],
     "neighbor_search": [StrOptions({"auto", "exact", "faiss"})],
 }
-_SOLVER_OPTIONS = ("n_neighbors", "semantic_share", "neighbor_search", "n_jobs")
+_SOLVER_OPTIONS = (
+    "n_neighbors",
+    "semantic_share",
+    "neighbor_search",
+    "n_jobs",
+    "device",
+)
 
 
 class SolvedItemItemRecommender(ItemItemRecommender):

@@ -75,6 +75,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
     {neighbor_search}
     {recommender_parameters}
     {n_jobs}
+    {device}
 
     Attributes
     ----------
@@ -162,6 +163,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         batch_size=None,
         memory_limit="auto",
         n_jobs=None,
+        device=None,
     ):
         self.semantic = semantic
         self.item_texts = item_texts
@@ -179,6 +181,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
+        self.device = device
 
     def _problem(self, X, item_side):
         dense_correlation, side_bytes = self._phase_one_footprint(

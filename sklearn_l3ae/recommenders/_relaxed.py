@@ -82,6 +82,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
     {n_neighbors}
     {recommender_parameters}
     {n_jobs}
+    {device}
 
     Attributes
     ----------
@@ -144,6 +145,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         batch_size=None,
         memory_limit="auto",
         n_jobs=None,
+        device=None,
     ):
         self.reg = reg
         self.dropout = dropout
@@ -155,6 +157,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
+        self.device = device
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi
@@ -180,6 +183,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     {n_neighbors}
     {recommender_parameters}
     {n_jobs}
+    {device}
 
     Attributes
     ----------
@@ -234,6 +238,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         batch_size=None,
         memory_limit="auto",
         n_jobs=None,
+        device=None,
     ):
         self.reg = reg
         self.xi = xi
@@ -244,6 +249,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
+        self.device = device
 
     def _dropout_and_xi(self):
         return 0.0, self.xi
@@ -273,6 +279,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     {n_neighbors}
     {recommender_parameters}
     {n_jobs}
+    {device}
 
     Attributes
     ----------
@@ -327,6 +334,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         batch_size=None,
         memory_limit="auto",
         n_jobs=None,
+        device=None,
     ):
         self.reg = reg
         self.dropout = dropout
@@ -338,6 +346,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         self.batch_size = batch_size
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
+        self.device = device
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi

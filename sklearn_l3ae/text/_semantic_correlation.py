@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
+from .._core import torch_ops
 from .._core.atomic import atomic_fit
 from .._core.closed_forms import (
     LowRankCorrelation,
@@ -38,6 +39,12 @@ class SemanticCorrelation(BaseEstimator):
         Precision of ``coef_``.  The structured factors are computed in
         float64 and stored in the wider of ``dtype`` and the precision of
         the embeddings.
+    device : str, torch.device or None, default=None
+        Where the n x n inverse runs when the embeddings have at least as
+        many dimensions as there are items (``"cpu"``, ``"cuda"``, a
+        :class:`torch.device`; None is NumPy).  The structured case (fewer
+        dimensions than items) is O(n·d²) work with one d x d factorization
+        and always runs on the host.
 
     Attributes
     ----------
@@ -76,11 +83,13 @@ class SemanticCorrelation(BaseEstimator):
     _parameter_constraints = {
         "reg": [Interval(Real, 0, None, closed="neither")],
         "dtype": "no_validation",
+        "device": "no_validation",
     }
 
-    def __init__(self, reg=10.0, *, dtype=np.float32):
+    def __init__(self, reg=10.0, *, dtype=np.float32, device=None):
         self.reg = reg
         self.dtype = dtype
+        self.device = device
 
     @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -100,9 +109,13 @@ class SemanticCorrelation(BaseEstimator):
         """
         dtype = check_float_dtype(self.dtype)
         F = validate_data(self, X, dtype=[np.float64, np.float32])
+        if self.device is not None:
+            torch_ops.resolve_device(self.device)  # its own clear error
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                correlation = semantic_correlation(F, self.reg, dtype)
+                correlation = semantic_correlation(
+                    F, self.reg, dtype, device=self.device
+                )
             parts = (
                 correlation
                 if isinstance(correlation, LowRankCorrelation)
