@@ -258,7 +258,8 @@ def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0, ops=Nu
         λ_X (may be negative) and λ_E ≥ 0; ``G + Λ_X + λ_E I`` must be
         positive definite.
     correlation : ndarray of shape (n_items, n_items), LowRankCorrelation or None
-        ``C``; ``None`` means ``C = 0`` (EASE with λ = λ_X + λ_E).
+        ``C``; ``None`` means ``C = 0`` (EASE with λ = λ_X + λ_E).  A dense
+        ``C`` is an array of the backend of ``gram`` (a tensor for torch).
     dropout : float in [0, 1), default=0.0
         Dropout probability ``p`` of the emphasis penalty
         (:func:`dropout_penalty`).
@@ -299,7 +300,7 @@ def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0, ops=Nu
             block *= column_scale[None, :]
             block += PL[start : start + step] @ right.T
     else:
-        C = ops.asarray(correlation, like=P) if ops is not NumpyOps else correlation
+        C = correlation  # dense: already an array of the backend (not copied)
         diag_PC = np.empty(n_items)
         for start in range(0, n_items, step):
             stop = min(start + step, n_items)

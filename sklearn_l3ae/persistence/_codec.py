@@ -123,6 +123,8 @@ class Writer:
             return {"__scalar_type__": np.dtype(value).name}
         if isinstance(value, PurePath):
             return {"__path__": str(value)}
+        if type(value).__module__ == "torch" and type(value).__name__ == "device":
+            return str(value)  # device="cuda:0" is the same parameter
         if isinstance(value, LowRankCorrelation):
             return {
                 "__low_rank__": {

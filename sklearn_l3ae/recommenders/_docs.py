@@ -112,7 +112,7 @@ device : str, torch.device or None, default=None
     (the Gram matrix of a sparse ``X`` is formed on the host and moved
     there), in the precision of ``dtype``, and scores users there in
     batches.  Fitted attributes stay NumPy arrays.  Not combinable with
-    ``n_neighbors``.  See :doc:`/scale`.""",
+    ``n_neighbors``.  See :doc:`/device`.""",
     # ---------------------------------------------------------- attributes
     "semantic_": """\
 semantic_ : estimator or None
