@@ -156,7 +156,7 @@ def write_rst(rows, caption):
         "device",
         "fit s",
         "x floor",
-        "max |ΔB|",
+        "ΔB / max B",
         "predict s",
         "same top",
     )
@@ -182,7 +182,10 @@ def write_rst(rows, caption):
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells
     ]
     table.append(rule)
-    text = caption.replace("`", "``").replace("\\|", "|") + "\n\n" + "\n".join(table)
+    # |x| is a substitution in reST: the caption says ΔB instead.
+    caption = caption.replace("`", "``").replace("\\|ΔB\\|", "ΔB").replace("|ΔB|", "ΔB")
+    caption = caption.replace("max |B|", "max abs(B)")
+    text = caption + "\n\n" + "\n".join(line.rstrip() for line in table)
     (RESULTS / "device_tables.rst").write_text(text + "\n", encoding="utf-8")
 
 
@@ -196,6 +199,9 @@ def main():
     parser.add_argument(
         "--report", action="store_true", help="re-render the tables from device.json"
     )
+    parser.add_argument(
+        "--update", action="store_true", help="replace only these sizes' rows"
+    )
     args = parser.parse_args()
     if args.report:
         write(json.loads((RESULTS / "device.json").read_text()), args)
@@ -205,8 +211,16 @@ def main():
     rows = []
     for n_items in args.sizes:
         rows += run_size(n_items, args.users, args.dim, args.score_users)
-    if not args.quick:
-        write(rows, args)
+    if args.quick:
+        return
+    if args.update:  # replace the rows of these sizes, keep the others
+        kept = [
+            row
+            for row in json.loads((RESULTS / "device.json").read_text())
+            if row["n_items"] not in args.sizes
+        ]
+        rows = sorted(kept + rows, key=lambda row: row["n_items"])
+    write(rows, args)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ from scipy.linalg import LinAlgError, lapack, solve_triangular
 _BLOCK_BYTES = 64 * 2**20
 # Largest order inverted by one LAPACK potrf + potri call; larger matrices are
 # inverted blockwise (see spd_inverse_inplace), by blocks of _INVERSE_BLOCK.
-_LAPACK_MAX_ORDER = 16384
+# Measured on 2 vCPUs (benchmarks/results/device.md, docs/device.rst): one
+# call runs at 1.02x and 1.01x the n³ SGEMM floor at 20 000 and 24 576 items,
+# the blocked path at 1.45x; potrf crashes from about 26 500 (see below), so
+# the limit keeps a 20 % margin below that.
+_LAPACK_MAX_ORDER = 20480
 _INVERSE_BLOCK = 1024
 # Rows of XᵀX per sparse product: small enough for the sparse accumulator to
 # stay in cache, large enough to amortize the per-call overhead.
