@@ -2,8 +2,12 @@
 
 - the metric functions :func:`recall_at_k`, :func:`ndcg_at_k`,
   :func:`precision_at_k`, :func:`map_at_k`, :func:`mrr_at_k`,
-  :func:`hit_rate_at_k`, :func:`coverage_at_k`, several at once with
+  :func:`hit_rate_at_k`, :func:`coverage_at_k`, the beyond-accuracy
+  :func:`novelty_at_k` and :func:`diversity_at_k`, several at once with
   :func:`ranking_metrics`, and :func:`head_item_mask`;
+- :func:`make_ranking_metric`: a user's own metric, a function of each
+  user's top-k list and held-out items, accepted wherever a metric name is
+  (see the user guide page "Custom ranking metrics");
 - :func:`make_ranking_scorer`, scorers for scikit-learn's model selection;
 - :func:`evaluate` and :class:`RankingReport`: a fitted recommender's
   metrics x cut-offs x item subsets, as a table.
@@ -33,6 +37,12 @@ Definitions, for one user with held-out set ``L`` and ranked list
 - Coverage@K (catalog coverage) = fraction of the items that appear in the
   top K of at least one evaluated user.  It is a property of the whole set
   of recommendations, not an average over users.
+- Novelty@K = mean ``−log₂(pop_i / n_train_users)`` over the list, with
+  training popularity; Diversity@K = mean pairwise cosine distance of the
+  listed items' embeddings.
+- With ``item_weights`` ``w``, Recall@K = ``Σ_{hits} w_i / Σ_{i ∈ L} w_i``
+  and NDCG@K has gains ``w_i`` and the ideal DCG of the user's largest
+  held-out weights; items of weight 0 are not relevant.
 
 Users with no held-out item (after ``item_mask``) are skipped: the per-user
 metrics are averaged over the remaining users, and only their
