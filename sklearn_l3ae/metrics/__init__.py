@@ -3,7 +3,8 @@
 - the metric functions :func:`recall_at_k`, :func:`ndcg_at_k`,
   :func:`precision_at_k`, :func:`map_at_k`, :func:`mrr_at_k`,
   :func:`hit_rate_at_k`, :func:`coverage_at_k`, the beyond-accuracy
-  :func:`novelty_at_k` and :func:`diversity_at_k`, several at once with
+  :func:`novelty_at_k` and :func:`diversity_at_k`, the debiased
+  :func:`unbiased_recall_at_k` and :func:`unbiased_ndcg_at_k`, several at once with
   :func:`ranking_metrics`, and :func:`head_item_mask`;
 - :func:`make_ranking_metric`: a user's own metric, a function of each
   user's top-k list and held-out items, accepted wherever a metric name is
@@ -79,6 +80,8 @@ from ._ranking_metrics import (
     precision_at_k,
     ranking_metrics,
     recall_at_k,
+    unbiased_ndcg_at_k,
+    unbiased_recall_at_k,
 )
 from ._scorer import make_ranking_scorer
 
@@ -98,4 +101,6 @@ __all__ = [
     "precision_at_k",
     "ranking_metrics",
     "recall_at_k",
+    "unbiased_ndcg_at_k",
+    "unbiased_recall_at_k",
 ]

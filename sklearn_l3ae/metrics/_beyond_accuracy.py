@@ -15,12 +15,14 @@ from sklearn.utils.validation import check_array
 _DIVERSITY_BLOCK_ENTRIES = 2**22
 
 
-def check_popularity(item_popularity, n_train_users, n_items):
-    """Validated ``(popularity, n_train_users)`` for novelty."""
-    if item_popularity is None or n_train_users is None:
+def check_popularity(item_popularity, n_train_users, n_items, need_users=True):
+    """Validated ``(popularity, n_train_users)`` for novelty and the
+    debiased metrics (which need no ``n_train_users``: then None)."""
+    if item_popularity is None or (need_users and n_train_users is None):
         raise ValueError(
             "novelty needs item_popularity (the number of training users of each "
-            "item) and n_train_users (the number of training users)."
+            "item) and n_train_users (the number of training users); the "
+            "unbiased metrics need item_popularity."
         )
     popularity = np.asarray(item_popularity)
     if (
@@ -33,6 +35,8 @@ def check_popularity(item_popularity, n_train_users, n_items):
             f"item_popularity must hold {n_items} finite non-negative counts, one "
             f"per item; got shape {popularity.shape} and dtype {popularity.dtype}."
         )
+    if not need_users and n_train_users is None:
+        return popularity.astype(np.float64), None
     if (
         isinstance(n_train_users, bool)
         or not isinstance(n_train_users, Integral)
@@ -58,6 +62,14 @@ def check_item_embeddings(item_embeddings, n_items):
         )
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     return np.divide(embeddings, norms, out=np.zeros_like(embeddings), where=norms > 0)
+
+
+def propensity(popularity):
+    """``p_i = max((pop_i / max pop)^0.5, 1e-3)``: the official L3AE code's
+    item propensity (``data_handler_*.py``), from training popularity."""
+    largest = popularity.max(initial=0.0)
+    relative = popularity / largest if largest > 0 else np.zeros_like(popularity)
+    return np.maximum(np.sqrt(relative), 1e-3)
 
 
 def novelty_per_user(top_items, popularity, n_train_users):

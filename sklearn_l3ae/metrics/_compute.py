@@ -13,7 +13,7 @@ from scipy import sparse
 
 from .._core.ranking import batch_rows
 from .._core.validation import entry_positions
-from ._beyond_accuracy import diversity_per_user, novelty_per_user
+from ._beyond_accuracy import diversity_per_user, novelty_per_user, propensity
 from ._custom import CustomMetric
 
 
@@ -101,24 +101,41 @@ def _ideal_gains(relevant, weights, k):
     return ideal
 
 
-class _Judged:
-    """The hits of the evaluated users, and their gains when weighted."""
+def _row_sums(relevant, values):
+    """``Σ_{i ∈ L_u} values_i`` for every row ``u`` of canonical CSR ``relevant``."""
+    rows = np.repeat(np.arange(relevant.shape[0]), np.diff(relevant.indptr))
+    return np.bincount(rows, values[relevant.indices], minlength=relevant.shape[0])
 
-    def __init__(self, relevant, top_items, weights):
+
+class _Judged:
+    """The hits of the evaluated users, their gains when weighted, and their
+    inverse-propensity gains for the debiased metrics."""
+
+    def __init__(self, relevant, top_items, weights, popularity=None):
         self.n_relevant = np.diff(relevant.indptr)
         self.hits = hits_of(relevant, top_items)
         self.gains = self.ideal = self.total = None
         if weights is not None:
             self.gains = np.where(self.hits, weights[np.maximum(top_items, 0)], 0.0)
             self.ideal = _ideal_gains(relevant, weights, top_items.shape[1])
-            rows = np.repeat(np.arange(relevant.shape[0]), self.n_relevant)
-            self.total = np.bincount(
-                rows, weights[relevant.indices], minlength=relevant.shape[0]
+            self.total = _row_sums(relevant, weights)
+        self.inverse_gains = self.inverse_total = None
+        if popularity is not None:
+            inverse = 1.0 / propensity(popularity)
+            self.inverse_gains = np.where(
+                self.hits, inverse[np.maximum(top_items, 0)], 0.0
             )
+            self.inverse_total = _row_sums(relevant, inverse)
 
     def values(self, metric, k):
         hits, n_relevant = self.hits[:, :k], self.n_relevant
         discounts = _discounts(k)
+        if metric == "unbiased_recall":  # SPEC §10
+            return self.inverse_gains[:, :k].sum(axis=1) / self.inverse_total
+        if metric == "unbiased_ndcg":  # the official normalization, SPEC §10
+            ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
+            dcg = self.inverse_gains[:, :k] @ discounts
+            return dcg / ideal / self.inverse_total
         if metric == "recall":
             if self.gains is not None:
                 return self.gains[:, :k].sum(axis=1) / self.total
@@ -228,6 +245,7 @@ def metric_values(relevant, ranking, metrics, ks, item_data):
                         judged_relevant,
                         judged_ranking.items[:, : max(ks)],
                         item_data.weights,
+                        item_data.popularity,
                     )
                 value = judged.values(metric, k).mean()
             scores[key] = float(value)

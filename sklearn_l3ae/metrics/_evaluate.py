@@ -125,7 +125,8 @@ def evaluate(
     metrics : sequence of str or callable, default=("recall", "ndcg")
         Built-in names (``"recall"``, ``"ndcg"``, ``"precision"``,
         ``"map"``, ``"mrr"``, ``"hit_rate"``, ``"coverage"``,
-        ``"novelty"``, ``"diversity"``) or custom metrics, as in
+        ``"novelty"``, ``"diversity"``, ``"unbiased_recall"``,
+        ``"unbiased_ndcg"``) or custom metrics, as in
         :func:`~sklearn_l3ae.metrics.make_ranking_scorer`.
     ks : sequence of int, default=(5, 10, 20, 50)
         Cut-offs.

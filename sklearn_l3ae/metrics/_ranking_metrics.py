@@ -12,7 +12,13 @@ from .._core.validation import check_k, check_storable, float_vector_or_none
 from ._beyond_accuracy import check_item_embeddings, check_popularity
 from ._compute import ItemData, Ranking, input_rows, metric_name, metric_values
 from ._custom import CustomMetric, make_ranking_metric
-from ._names import ACCURACY_METRICS, BUILTIN_METRICS, WEIGHTED_METRICS
+from ._names import (
+    ACCURACY_METRICS,
+    BUILTIN_METRICS,
+    DEBIASED_METRICS,
+    POPULARITY_METRICS,
+    WEIGHTED_METRICS,
+)
 
 
 def _check_metric(metric):
@@ -223,7 +229,9 @@ def check_weighted_metrics(metrics, item_weights):
     if item_weights is None:
         return
     unweighted = [
-        m for m in metrics if m in ACCURACY_METRICS and m not in WEIGHTED_METRICS
+        m
+        for m in metrics
+        if m in (*ACCURACY_METRICS, *DEBIASED_METRICS) and m not in WEIGHTED_METRICS
     ]
     if unweighted:
         raise ValueError(
@@ -275,8 +283,8 @@ def ranking_metrics(
     metrics : sequence of str or callable, default=("recall", "ndcg")
         Names from ``"recall"``, ``"ndcg"``, ``"precision"``, ``"map"``,
         ``"mrr"``, ``"hit_rate"``, ``"coverage"``, ``"novelty"``,
-        ``"diversity"``, or custom metrics (functions, or
-        :func:`make_ranking_metric`).
+        ``"diversity"``, ``"unbiased_recall"``, ``"unbiased_ndcg"``, or
+        custom metrics (functions, or :func:`make_ranking_metric`).
     ks : sequence of int, default=(20,)
         Cut-offs, each >= 1.  A cut-off beyond ``n_items`` ranks all items.
     item_mask : array-like of bool of shape (n_items,), default=None
@@ -292,7 +300,8 @@ def ranking_metrics(
         recall and NDCG into their weighted forms; items of weight 0 are not
         relevant.  Only with recall, NDCG and metrics that need no hits.
     item_popularity : array-like of shape (n_items,), default=None
-        For novelty: the number of training users of each item.
+        For novelty and the unbiased metrics: the number of training users
+        of each item.
     n_train_users : int, default=None
         For novelty: the number of training users.
     item_embeddings : array-like of shape (n_items, n_dims), default=None
@@ -342,7 +351,9 @@ def ranking_metrics(
         **beyond_accuracy_data(
             metrics,
             n_items,
-            lambda: check_popularity(item_popularity, n_train_users, n_items),
+            lambda need_users: check_popularity(
+                item_popularity, n_train_users, n_items, need_users
+            ),
             lambda: item_embeddings,
         ),
     )
@@ -367,12 +378,13 @@ def ranking_metrics(
 def beyond_accuracy_data(metrics, n_items, popularity, embeddings):
     """The :class:`ItemData` fields novelty and diversity need, if asked for.
 
-    ``popularity()`` returns validated ``(counts, n_train_users)`` and
-    ``embeddings()`` the raw embeddings; each is called only when needed.
+    ``popularity(need_users)`` returns validated ``(counts, n_train_users)``
+    (``n_train_users`` only for novelty) and ``embeddings()`` the raw
+    embeddings; each is called only when needed.
     """
     data = {}
-    if "novelty" in metrics:
-        data["popularity"], data["n_train_users"] = popularity()
+    if any(metric in POPULARITY_METRICS for metric in metrics):
+        data["popularity"], data["n_train_users"] = popularity("novelty" in metrics)
     if "diversity" in metrics:
         found = embeddings()
         if found is None:
@@ -728,3 +740,82 @@ def diversity_at_k(
         X_seen=X_seen,
         item_embeddings=item_embeddings,
     )[f"diversity@{k}"]
+
+
+def _debiased_at_k(metric, y_true, y_score, top_items, k, item_popularity, X_seen):
+    k = check_k(k)
+    return ranking_metrics(
+        y_true,
+        y_score,
+        top_items=top_items,
+        metrics=(metric,),
+        ks=(k,),
+        X_seen=X_seen,
+        item_popularity=item_popularity,
+    )[f"{metric}@{k}"]
+
+
+def unbiased_recall_at_k(
+    y_true, y_score=None, *, k, item_popularity, top_items=None, X_seen=None
+):
+    """Inverse-propensity Recall@K of the official L3AE/DAN evaluation.
+
+    With propensity ``p_i = max((pop_i / max pop)^0.5, 1e-3)`` from training
+    popularity and ``Z = Σ_{i ∈ L} 1/p_i``: ``Σ_{i ∈ R ∩ L} (1/p_i) / Z``,
+    averaged over the users with a held-out item.  A hit on a rare item
+    counts more than one on a popular item.
+
+    Parameters
+    ----------
+    y_true, y_score, k, top_items, X_seen
+        As for :func:`recall_at_k`.
+    item_popularity : array-like of shape (n_items,)
+        Training users per item (a fitted estimator's ``item_popularity_``).
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from sklearn_l3ae.metrics import unbiased_recall_at_k
+    >>> unbiased_recall_at_k([[1, 0, 1, 0]], top_items=[[2, 1]], k=2,
+    ...                      item_popularity=[16, 16, 4, 1])
+    0.6666666666666666
+    """
+    return _debiased_at_k(
+        "unbiased_recall", y_true, y_score, top_items, k, item_popularity, X_seen
+    )
+
+
+def unbiased_ndcg_at_k(
+    y_true, y_score=None, *, k, item_popularity, top_items=None, X_seen=None
+):
+    """Inverse-propensity NDCG@K, normalized as the official L3AE code does.
+
+    ``(Σ_{r: R_r ∈ L} 1 / (p_{R_r} log₂(r + 1))) / IDCG@K / Z`` with the
+    binary ``IDCG`` over ``min(K, |L|)`` positions and ``p``, ``Z`` as in
+    :func:`unbiased_recall_at_k` — kept so that numbers compare with the
+    paper's.
+
+    Parameters
+    ----------
+    y_true, y_score, k, top_items, X_seen
+        As for :func:`recall_at_k`.
+    item_popularity : array-like of shape (n_items,)
+        Training users per item.
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from sklearn_l3ae.metrics import unbiased_ndcg_at_k
+    >>> round(unbiased_ndcg_at_k([[1, 0, 1, 0]], top_items=[[2, 1]], k=2,
+    ...                          item_popularity=[16, 16, 4, 1]), 4)
+    0.4088
+    """
+    return _debiased_at_k(
+        "unbiased_ndcg", y_true, y_score, top_items, k, item_popularity, X_seen
+    )

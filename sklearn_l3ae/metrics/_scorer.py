@@ -213,8 +213,11 @@ class MetricSet:
         return weights, beyond_accuracy_data(
             self.metrics,
             n_items,
-            lambda: check_popularity(
-                training_item_popularity(estimator), _n_train_users(estimator), n_items
+            lambda need_users: check_popularity(
+                training_item_popularity(estimator),
+                _n_train_users(estimator) if need_users else None,
+                n_items,
+                need_users,
             ),
             lambda: (
                 _estimator_embeddings(estimator)
@@ -362,7 +365,9 @@ def make_ranking_scorer(
         ``"map"``, ``"mrr"``, ``"hit_rate"``, ``"coverage"`` (see
         :mod:`sklearn_l3ae.metrics`), ``"novelty"`` (from the estimator's
         ``item_popularity_`` and ``n_samples_seen_``) and ``"diversity"``
-        (from ``item_embeddings``, else the estimator's own item embeddings);
+        (from ``item_embeddings``, else the estimator's own item embeddings),
+        ``"unbiased_recall"`` and ``"unbiased_ndcg"`` (inverse-propensity,
+        propensity from ``item_popularity_``, as the official L3AE code);
         or custom metrics: functions ``fn(top_items, y_true, ...)`` returning
         one value per user, or :func:`~sklearn_l3ae.metrics.make_ranking_metric`.
     k : int or sequence of int
