@@ -153,6 +153,14 @@ def model_grids(F, quick, best=None):
                     "semantic__semanticcorrelation__reg": [1.0],
                 },
             ),
+            "EASE + DAN": (
+                EASERecommender(reg=ease),
+                {"user_norm": [0.25], "item_norm": [0.2]},
+            ),
+            "L3AE + DAN": (
+                L3AERecommender(SemanticCorrelation(), **text),
+                {**l3ae_fixed, "user_norm": [0.25], "item_norm": [0.2]},
+            ),
         }
         return grids
     return {
@@ -224,6 +232,19 @@ def model_grids(F, quick, best=None):
                 **ace_fixed,
                 "semantic__anisotropycontrol__reg": [1.0, 10.0, 100.0],
                 "semantic__semanticcorrelation__reg": [0.3, 1.0, 10.0],
+            },
+        ),
+        # DAN (SPEC §9) around the tuned models' regularization.
+        "EASE + DAN": (
+            EASERecommender(reg=ease),
+            {"user_norm": [0.0, 0.25, 0.5], "item_norm": [0.0, 0.1, 0.2, 0.3]},
+        ),
+        "L3AE + DAN": (
+            L3AERecommender(SemanticCorrelation(), **text),
+            {
+                **l3ae_fixed,
+                "user_norm": [0.0, 0.25, 0.5],
+                "item_norm": [0.0, 0.1, 0.2, 0.3],
             },
         ),
     }

@@ -13,7 +13,9 @@ Moon, Park & Lee, "LLM-Enhanced Linear Autoencoders for Recommendation" (CIKM
   ``Λ = λI + p/(1−p)·diagMat(diag(G))``) variants of Moon, Kim & Lee (SIGIR
   2023) and Steck (NeurIPS 2020) are options of the same phase-2 solver;
 * :func:`anisotropy_control_matrix` is the d x d ridge-LAE map that spreads
-  item embeddings out.
+  item embeddings out;
+* DAN's popularity normalization of ``G`` and ``B`` lives beside, in
+  :mod:`~.normalization`.
 
 Memory discipline: a fit holds at most two dense n_items x n_items arrays
 (``C`` and ``G``, the latter becoming ``P`` and then ``B`` in the same
@@ -219,7 +221,17 @@ def rdlae_weights(gram, reg, *, dropout=0.0, xi=0.0):
     return l3ae_weights(gram, reg, 0.0, None, dropout=dropout, xi=xi)
 
 
-def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0, ops=NumpyOps):
+def l3ae_weights(
+    gram,
+    reg_X,
+    reg_E,
+    correlation,
+    *,
+    dropout=0.0,
+    xi=0.0,
+    emphasis=None,
+    ops=NumpyOps,
+):
     """Phase 2 of L3AE: semantic-guided EASE, in place (L3AE eq. 6).
 
     ``B = argmin ||X − XB||² + ||Λ_X^{1/2} B||² + λ_E ||B − C||²``
@@ -265,6 +277,10 @@ def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0, ops=Nu
         (:func:`dropout_penalty`).
     xi : float >= 0 or None, default=0.0
         Bound ξ on ``|diag(B)|``; ``None`` or ``inf`` means unconstrained.
+    emphasis : ndarray of shape (n_items,) or None, default=None
+        The diagonal the dropout penalty is built from; None is
+        ``diag(gram)`` (DAN's user normalization passes the raw one, see
+        :func:`~.normalization.dan_row_scale`).
     ops : default=NumpyOps
         The matrix operations: :class:`~.linalg.NumpyOps` on NumPy arrays,
         or :class:`~._torch.TorchOps` when ``gram`` is a torch tensor.
@@ -276,7 +292,8 @@ def l3ae_weights(gram, reg_X, reg_E, correlation, *, dropout=0.0, xi=0.0, ops=Nu
     """
     n_items = gram.shape[0]
     if dropout:
-        penalty = dropout_penalty(ops.diagonal(gram), reg_X + reg_E, dropout)
+        diagonal = ops.diagonal(gram) if emphasis is None else emphasis
+        penalty = dropout_penalty(diagonal, reg_X + reg_E, dropout)
     else:
         penalty = reg_X + reg_E
     ops.add_to_diagonal(gram, penalty)

@@ -105,7 +105,9 @@ def correlation_on_supports(correlation, columns, rows):
     return values
 
 
-def solve_block(gram, supports, columns, *, reg, reg_E, correlation, dropout, xi):
+def solve_block(
+    gram, supports, columns, *, reg, reg_E, correlation, dropout, xi, emphasis=None
+):
     """``B[S'_j, j]`` for the columns of one block.
 
     Parameters
@@ -113,7 +115,7 @@ def solve_block(gram, supports, columns, *, reg, reg_E, correlation, dropout, xi
     gram : SparseGram
     supports : ndarray of shape (n_items, k), int
     columns : ndarray of shape (b,), int
-    reg, reg_E, dropout, xi :
+    reg, reg_E, dropout, xi, emphasis :
         As in :func:`~.closed_forms.l3ae_weights`.
     correlation : LowRankCorrelation, ndarray or None
 
@@ -133,7 +135,7 @@ def solve_block(gram, supports, columns, *, reg, reg_E, correlation, dropout, xi
     found = np.searchsorted(items, np.maximum(rows, 0), sorter=sorter)
     positions = np.where(valid, sorter[np.minimum(found, items.size - 1)], items.size)
     matrices, targets = column_systems(block, positions)
-    diagonal = gram.diagonal[np.maximum(rows, 0)]
+    diagonal = (gram.diagonal if emphasis is None else emphasis)[np.maximum(rows, 0)]
     if dropout:
         penalties = dropout_penalty(diagonal, reg + reg_E, dropout)
     else:

@@ -112,6 +112,7 @@ class DenseSolver:
                     problem.correlation,
                     dropout=problem.dropout,
                     xi=problem.xi,
+                    emphasis=problem.emphasis,
                 )
         except NotPositiveDefiniteError as exc:
             raise ValueError(explain_failure(problem)) from exc

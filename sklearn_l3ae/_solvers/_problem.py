@@ -51,6 +51,10 @@ class ItemWeightsProblem:
         O(n_items·d) arrays of phase 1, for the memory plan.
     extra_square : int
         Dense n x n arrays the model itself keeps beside the solver's.
+    emphasis : ndarray of shape (n_items,) or None
+        The diagonal the dropout penalty ``Λ`` is built from, when it is not
+        ``diag(XᵀX)`` of ``X`` itself: DAN's user normalization reweights
+        the rows of ``X`` but keeps ``Λ`` on the raw item counts (SPEC §9).
     """
 
     X: object
@@ -66,6 +70,7 @@ class ItemWeightsProblem:
     dense_correlation: bool = False
     side_bytes: int = 0
     extra_square: int = 0
+    emphasis: object = None
 
     @property
     def dtype(self):
@@ -104,7 +109,8 @@ class ItemWeightsProblem:
         M = (X.T @ X).toarray() if sparse.issparse(X) else X.T @ X
         M = np.asarray(M, dtype=np.float64)
         if self.dropout:
-            M.flat[:: M.shape[0] + 1] *= 1.0 + self.dropout / (1.0 - self.dropout)
+            emphasis = np.diagonal(M) if self.emphasis is None else self.emphasis
+            M.flat[:: M.shape[0] + 1] += self.dropout / (1.0 - self.dropout) * emphasis
         if self.extra_rows is not None:
             E = np.asarray(self.extra_rows, dtype=np.float64)
             M += E.T @ E

@@ -373,6 +373,7 @@ class SupportSolver:
             correlation=correlation,
             dropout=problem.dropout,
             xi=problem.xi,
+            emphasis=problem.emphasis,
         )
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

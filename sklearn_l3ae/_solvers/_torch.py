@@ -85,6 +85,7 @@ class TorchSolver(DenseSolver):
                 correlation,
                 dropout=problem.dropout,
                 xi=problem.xi,
+                emphasis=problem.emphasis,
                 ops=torch_ops.TorchOps,
             )
             coef = torch_ops.to_numpy(coef)

@@ -113,6 +113,18 @@ device : str, torch.device or None, default=None
     there), in the precision of ``dtype``, and scores users there in
     batches.  Fitted attributes stay NumPy arrays.  Not combinable with
     ``n_neighbors``.  See :doc:`/device`.""",
+    "dan": """\
+user_norm : float >= 0, default=0.0
+    DAN's user normalization β (Park et al., SIGIR 2025): each user's row
+    weighs ``|x_u|^(−β)`` in the Gram matrix, ``G = Xᵀ diagMat(|x_u|^(−β))
+    X`` (``|x_u|``: the row's sum), so heavy users dominate less.  With
+    ``dropout``, the penalty keeps the raw item counts.  0 is off.
+item_norm : float >= 0, default=0.0
+    DAN's item normalization α: the learned weights become ``W =
+    diagMat(c^α) B diagMat(c^(−α))`` with ``c`` the items' interaction
+    counts in the training matrix (an item without any counts as 1), then
+    ``diag(W) = 0``: weights towards popular items shrink, towards rare
+    ones grow.  0 is off.""",
     # ---------------------------------------------------------- attributes
     "semantic_": """\
 semantic_ : estimator or None

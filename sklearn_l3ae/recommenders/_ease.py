@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
-from ._item_item import SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
+from ._item_item import DAN_CONSTRAINTS, SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
 
 
 @fill_doc
@@ -31,6 +31,7 @@ class EASERecommender(SolvedItemItemRecommender):
     {recommender_parameters}
     {n_jobs}
     {device}
+    {dan}
 
     Attributes
     ----------
@@ -69,6 +70,7 @@ class EASERecommender(SolvedItemItemRecommender):
     _parameter_constraints = {
         **SolvedItemItemRecommender._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
+        **DAN_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dtype": "no_validation",
     }
@@ -85,6 +87,8 @@ class EASERecommender(SolvedItemItemRecommender):
         memory_limit="auto",
         n_jobs=None,
         device=None,
+        user_norm=0.0,
+        item_norm=0.0,
     ):
         self.reg = reg
         self.n_neighbors = n_neighbors
@@ -95,6 +99,8 @@ class EASERecommender(SolvedItemItemRecommender):
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
         self.device = device
+        self.user_norm = user_norm
+        self.item_norm = item_norm
 
     def _problem(self, X, item_side):
         return ItemWeightsProblem(X, reg=self.reg)

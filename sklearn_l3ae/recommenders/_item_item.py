@@ -1,5 +1,6 @@
 """Item-item recommenders: scores ``X @ coef_``, neighbours and explanations."""
 
+import dataclasses
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._core import torch_ops
 from .._core.closed_forms import LowRankCorrelation
 from .._core.memory import MemoryEstimate, check_memory
+from .._core.normalization import dan_item_rescale, dan_row_scale
 from .._core.ranking import SparseScores, rank_rows
 from .._core.validation import check_k, ndim_or_none
 from .._solvers import select_solver, with_support_alternative
@@ -351,6 +353,11 @@ SUPPORT_CONSTRAINTS = {
     # None, a str or a torch.device: checked by the torch solver at fit time.
     "device": "no_validation",
 }
+# DAN normalization (SPEC §9): 0 switches each off.
+DAN_CONSTRAINTS = {
+    "user_norm": [Interval(Real, 0, None, closed="left")],
+    "item_norm": [Interval(Real, 0, None, closed="left")],
+}
 SEMANTIC_SUPPORT_CONSTRAINTS = {
     "semantic_share": [Interval(Real, 0, 1, closed="both")],
     "neighbor_search": [StrOptions({"auto", "exact", "faiss"})],
@@ -384,8 +391,29 @@ class SolvedItemItemRecommender(ItemItemRecommender):
             **{name: params[name] for name in _SOLVER_OPTIONS if name in params}
         )
 
+    def _normalized_problem(self, problem):
+        """``problem`` with DAN's user normalization (``user_norm`` β, SPEC
+        §9): rows of ``X`` scaled by ``|x_u|^(−β/2)``, so that every solver
+        forms ``Xᵀ diagMat(|x_u|^(−β)) X``; the dropout penalty keeps the raw
+        ``diag(XᵀX)``."""
+        beta = getattr(self, "user_norm", 0.0)
+        if not beta:
+            return problem
+        X = problem.X
+        scale = dan_row_scale(np.asarray(X.sum(axis=1)).ravel(), beta)
+        scale = scale.astype(X.dtype)
+        if sparse.issparse(X):
+            scaled = sparse.csr_array(sparse.diags_array(scale) @ X)
+        else:
+            scaled = np.asarray(X) * scale[:, None]
+        emphasis = None
+        if problem.dropout:
+            squares = X.multiply(X) if sparse.issparse(X) else np.square(X)
+            emphasis = np.asarray(squares.sum(axis=0), dtype=np.float64).ravel()
+        return dataclasses.replace(problem, X=scaled, emphasis=emphasis)
+
     def _plan_fit(self, X):
-        problem = self._problem(X, None)
+        problem = self._normalized_problem(self._problem(X, None))
         solver = self._solver()
         solver.check(problem)
         plan = solver.plan(problem, type(self).__name__)
@@ -394,7 +422,12 @@ class SolvedItemItemRecommender(ItemItemRecommender):
         return plan
 
     def _fit(self, X, item_side):
-        self.coef_ = self._solve(self._problem(X, item_side))
+        coef = self._solve(self._normalized_problem(self._problem(X, item_side)))
+        alpha = getattr(self, "item_norm", 0.0)
+        if alpha:  # DAN's item normalization, on the raw item counts
+            counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+            coef = dan_item_rescale(coef, counts, alpha)
+        self.coef_ = coef
 
     def _solve(self, problem):
         """Check (again: phase 1 may have filled the problem in) and solve."""

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
 from ._item_item import (
+    DAN_CONSTRAINTS,
     SEMANTIC_SUPPORT_CONSTRAINTS,
     SUPPORT_CONSTRAINTS,
     SolvedItemItemRecommender,
@@ -76,6 +77,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
     {recommender_parameters}
     {n_jobs}
     {device}
+    {dan}
 
     Attributes
     ----------
@@ -133,6 +135,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
     _parameter_constraints = {
         **SolvedItemItemRecommender._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
+        **DAN_CONSTRAINTS,
         **SEMANTIC_SUPPORT_CONSTRAINTS,
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
@@ -164,6 +167,8 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         memory_limit="auto",
         n_jobs=None,
         device=None,
+        user_norm=0.0,
+        item_norm=0.0,
     ):
         self.semantic = semantic
         self.item_texts = item_texts
@@ -182,6 +187,8 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
         self.device = device
+        self.user_norm = user_norm
+        self.item_norm = item_norm
 
     def _problem(self, X, item_side):
         dense_correlation, side_bytes = self._phase_one_footprint(

@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
-from ._item_item import SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
+from ._item_item import DAN_CONSTRAINTS, SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
 
 _DROPOUT = Interval(Real, 0, 1, closed="left")
 _XI = Interval(Real, 0, None, closed="left")
@@ -83,6 +83,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
     {recommender_parameters}
     {n_jobs}
     {device}
+    {dan}
 
     Attributes
     ----------
@@ -126,6 +127,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
     _parameter_constraints = {
         **_RelaxedLinearAutoencoder._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
+        **DAN_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
@@ -146,6 +148,8 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         memory_limit="auto",
         n_jobs=None,
         device=None,
+        user_norm=0.0,
+        item_norm=0.0,
     ):
         self.reg = reg
         self.dropout = dropout
@@ -158,6 +162,8 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
         self.device = device
+        self.user_norm = user_norm
+        self.item_norm = item_norm
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi
@@ -184,6 +190,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     {recommender_parameters}
     {n_jobs}
     {device}
+    {dan}
 
     Attributes
     ----------
@@ -221,6 +228,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
     _parameter_constraints = {
         **_RelaxedLinearAutoencoder._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
+        **DAN_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "xi": [_XI, None],
         "dtype": "no_validation",
@@ -239,6 +247,8 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         memory_limit="auto",
         n_jobs=None,
         device=None,
+        user_norm=0.0,
+        item_norm=0.0,
     ):
         self.reg = reg
         self.xi = xi
@@ -250,6 +260,8 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
         self.device = device
+        self.user_norm = user_norm
+        self.item_norm = item_norm
 
     def _dropout_and_xi(self):
         return 0.0, self.xi
@@ -280,6 +292,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     {recommender_parameters}
     {n_jobs}
     {device}
+    {dan}
 
     Attributes
     ----------
@@ -315,6 +328,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
     _parameter_constraints = {
         **_RelaxedLinearAutoencoder._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
+        **DAN_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
@@ -335,6 +349,8 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         memory_limit="auto",
         n_jobs=None,
         device=None,
+        user_norm=0.0,
+        item_norm=0.0,
     ):
         self.reg = reg
         self.dropout = dropout
@@ -347,6 +363,8 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         self.memory_limit = memory_limit
         self.n_jobs = n_jobs
         self.device = device
+        self.user_norm = user_norm
+        self.item_norm = item_norm
 
     def _dropout_and_xi(self):
         return self.dropout, self.xi
