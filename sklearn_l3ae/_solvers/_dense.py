@@ -105,15 +105,26 @@ class DenseSolver:
                 gram = gram_matrix(problem.X, problem.dtype)
                 if problem.extra_rows is not None:
                     add_outer_product_inplace(gram, problem.extra_rows.T)
-                coef = l3ae_weights(
-                    gram,
-                    problem.reg,
-                    problem.reg_E,
-                    problem.correlation,
-                    dropout=problem.dropout,
-                    xi=problem.xi,
-                    emphasis=problem.emphasis,
-                )
+                coef = self._weights(gram, problem)
         except NotPositiveDefiniteError as exc:
             raise ValueError(explain_failure(problem)) from exc
         return check_finite_weights(coef)
+
+    def _weights(self, gram, problem):
+        """The closed form of ``problem`` from its host Gram matrix ``gram``."""
+        return closed_form(gram, problem, problem.correlation)
+
+
+def closed_form(gram, problem, correlation, ops=linalg.NumpyOps):
+    """:func:`~sklearn_l3ae._core.closed_forms.l3ae_weights` of ``problem``
+    on ``gram`` (overwritten), with the matrix operations ``ops``."""
+    return l3ae_weights(
+        gram,
+        problem.reg,
+        problem.reg_E,
+        correlation,
+        dropout=problem.dropout,
+        xi=problem.xi,
+        emphasis=problem.emphasis,
+        ops=ops,
+    )

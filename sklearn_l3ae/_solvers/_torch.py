@@ -11,18 +11,10 @@ to the device; the factorization (``torch.linalg.cholesky_ex``,
 back as a NumPy array.
 """
 
-import numpy as np
-
 from .._core import torch_ops
-from .._core.closed_forms import LowRankCorrelation, l3ae_weights
-from .._core.linalg import (
-    NotPositiveDefiniteError,
-    add_outer_product_inplace,
-    gram_matrix,
-)
+from .._core.closed_forms import LowRankCorrelation
 from .._core.memory import MemoryLimitError, check_plan, dense_fit_plan
-from ._dense import DenseSolver, check_finite_weights
-from ._diagnosis import explain_failure
+from ._dense import DenseSolver, closed_form
 
 
 class TorchSolver(DenseSolver):
@@ -68,48 +60,31 @@ class TorchSolver(DenseSolver):
         return host
 
     def solve(self, problem):
-        device = self._device()
-        dtype = problem.dtype
+        """As the dense solver (same Gram matrix, same failure messages); an
+        out-of-memory on the device becomes a MemoryLimitError."""
         try:
-            gram = _host_gram(problem)
-            gram = torch_ops.to_tensor(gram, device)
-            correlation = problem.correlation
-            if correlation is not None and not isinstance(
-                correlation, LowRankCorrelation
-            ):
-                correlation = torch_ops.to_tensor(correlation, device, dtype)
-            coef = l3ae_weights(
-                gram,
-                problem.reg,
-                problem.reg_E,
-                correlation,
-                dropout=problem.dropout,
-                xi=problem.xi,
-                emphasis=problem.emphasis,
-                ops=torch_ops.TorchOps,
-            )
-            coef = torch_ops.to_numpy(coef)
-        except NotPositiveDefiniteError as exc:
-            raise ValueError(explain_failure(problem)) from exc
+            return super().solve(problem)
         except RuntimeError as exc:
             if not torch_ops.is_out_of_memory(exc):
                 raise
+            device = self._device()
             raise MemoryLimitError(
                 f"{device} ran out of memory fitting {problem.n_items} items in "
-                f"{dtype} ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "
-                "Nothing was changed. To fit: use dtype=np.float32, fit on a "
-                "smaller catalogue, use device=None (NumPy on the host), or "
-                "n_neighbors=... (the sparse fit for large catalogues).",
+                f"{problem.dtype} ({exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0]}). Nothing was changed. To fit: use "
+                "dtype=np.float32, fit on a smaller catalogue, use device=None "
+                "(NumPy on the host), or n_neighbors=... (the sparse fit for large "
+                "catalogues).",
                 needed=None,
                 limit=torch_ops.device_free_bytes(device),
             ) from None
-        return check_finite_weights(coef)
 
-
-def _host_gram(problem):
-    """``XᵀX (+ EᵀE)`` on the host, as the dense solver forms it."""
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        gram = gram_matrix(problem.X, problem.dtype)
-        if problem.extra_rows is not None:
-            add_outer_product_inplace(gram, problem.extra_rows.T)
-    return gram
+    def _weights(self, gram, problem):
+        """The closed form on the device; the weights come back as NumPy."""
+        device = self._device()
+        correlation = problem.correlation
+        if correlation is not None and not isinstance(correlation, LowRankCorrelation):
+            correlation = torch_ops.to_tensor(correlation, device, problem.dtype)
+        gram = torch_ops.to_tensor(gram, device)
+        coef = closed_form(gram, problem, correlation, ops=torch_ops.TorchOps)
+        return torch_ops.to_numpy(coef)
