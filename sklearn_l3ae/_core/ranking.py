@@ -50,19 +50,28 @@ def batch_rows(n_items, itemsize, batch_size=None):
     return int(batch_size)
 
 
+def seen_entries(X_rows):
+    """``(rows, columns)`` of the entries with ``X_rows[u, i] > 0``."""
+    if sparse.issparse(X_rows):
+        X_rows = sparse.csr_array(X_rows)
+        rows = np.repeat(np.arange(X_rows.shape[0]), np.diff(X_rows.indptr))
+        positive = X_rows.data > 0
+        return rows[positive], X_rows.indices[positive]
+    return np.nonzero(np.asarray(X_rows) > 0)
+
+
 def mask_seen_inplace(scores, X_rows):
     """Set ``scores[u, i] = -inf`` wherever ``X_rows[u, i] > 0``.
 
     Parameters
     ----------
-    scores : ndarray of shape (n_users, n_items), modified in place
+    scores : ndarray or torch tensor of shape (n_users, n_items), modified in place
     X_rows : {ndarray, sparse matrix} of shape (n_users, n_items)
     """
+    if torch_ops.is_tensor(scores):
+        return torch_ops.set_entries(scores, *seen_entries(X_rows), -np.inf)
     if sparse.issparse(X_rows):
-        X_rows = sparse.csr_array(X_rows)
-        rows = np.repeat(np.arange(X_rows.shape[0]), np.diff(X_rows.indptr))
-        positive = X_rows.data > 0
-        scores[rows[positive], X_rows.indices[positive]] = -np.inf
+        scores[seen_entries(X_rows)] = -np.inf
     else:
         scores[np.asarray(X_rows) > 0] = -np.inf
     return scores

@@ -109,21 +109,14 @@ def sparse_to_tensor(X_csr, device, dtype):
         ).to(device)
 
 
-def mask_seen_inplace(scores, X_rows):
-    """Set ``scores[u, i] = -inf`` wherever ``X_rows[u, i] > 0`` (a tensor)."""
+def set_entries(tensor, rows, columns, value):
+    """``tensor[rows, columns] = value`` for host index arrays."""
     torch = import_torch()
-    if hasattr(X_rows, "indptr"):  # scipy CSR
-        rows = np.repeat(np.arange(X_rows.shape[0]), np.diff(X_rows.indptr))
-        positive = np.asarray(X_rows.data) > 0
-        columns = X_rows.indices[positive]
-        rows = rows[positive]
-    else:
-        rows, columns = np.nonzero(np.asarray(X_rows) > 0)
-    scores[
-        torch.from_numpy(rows).to(scores.device),
-        torch.from_numpy(columns.astype(np.int64)).to(scores.device),
-    ] = -np.inf
-    return scores
+    tensor[
+        torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(tensor.device),
+        torch.from_numpy(np.asarray(columns, dtype=np.int64)).to(tensor.device),
+    ] = value
+    return tensor
 
 
 def is_tensor(value):
