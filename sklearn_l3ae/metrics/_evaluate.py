@@ -171,8 +171,6 @@ def evaluate(
     0.877
     """
     metrics, ks = _check_metrics_and_ks(metrics, ks)
-    if item_subsets is None or isinstance(item_subsets, str):
-        item_subsets = [item_subsets]
     subsets, _ = parse_item_subsets(item_subsets, param="item_subsets")
     metric_set = MetricSet(
         metrics, ks, subsets, head_fraction, item_weights, item_embeddings

@@ -396,7 +396,9 @@ def beyond_accuracy_data(metrics, n_items, popularity, embeddings):
     return data
 
 
-def _metric_at_k(metric, y_true, y_score, top_items, k, item_mask, X_seen):
+def _metric_at_k(metric, y_true, y_score, top_items, k, item_mask, X_seen, **data):
+    """One metric at one cut-off through :func:`ranking_metrics`; ``data``
+    are its per-item inputs (``item_popularity``, ``item_embeddings``...)."""
     k = check_k(k)
     results = ranking_metrics(
         y_true,
@@ -406,6 +408,7 @@ def _metric_at_k(metric, y_true, y_score, top_items, k, item_mask, X_seen):
         ks=(k,),
         item_mask=item_mask,
         X_seen=X_seen,
+        **data,
     )
     return results[f"{metric}@{k}"]
 
@@ -678,18 +681,17 @@ def novelty_at_k(
     ...              item_popularity=[8, 4, 2, 1], n_train_users=8)
     1.5
     """
-    k = check_k(k)
-    return ranking_metrics(
+    return _metric_at_k(
+        "novelty",
         y_true,
         y_score,
-        top_items=top_items,
-        metrics=("novelty",),
-        ks=(k,),
-        item_mask=item_mask,
-        X_seen=X_seen,
+        top_items,
+        k,
+        item_mask,
+        X_seen,
         item_popularity=item_popularity,
         n_train_users=n_train_users,
-    )[f"novelty@{k}"]
+    )
 
 
 def diversity_at_k(
@@ -729,30 +731,16 @@ def diversity_at_k(
     ...                item_embeddings=embeddings)
     0.6666666666666666
     """
-    k = check_k(k)
-    return ranking_metrics(
+    return _metric_at_k(
+        "diversity",
         y_true,
         y_score,
-        top_items=top_items,
-        metrics=("diversity",),
-        ks=(k,),
-        item_mask=item_mask,
-        X_seen=X_seen,
+        top_items,
+        k,
+        item_mask,
+        X_seen,
         item_embeddings=item_embeddings,
-    )[f"diversity@{k}"]
-
-
-def _debiased_at_k(metric, y_true, y_score, top_items, k, item_popularity, X_seen):
-    k = check_k(k)
-    return ranking_metrics(
-        y_true,
-        y_score,
-        top_items=top_items,
-        metrics=(metric,),
-        ks=(k,),
-        X_seen=X_seen,
-        item_popularity=item_popularity,
-    )[f"{metric}@{k}"]
+    )
 
 
 def unbiased_recall_at_k(
@@ -783,8 +771,15 @@ def unbiased_recall_at_k(
     ...                      item_popularity=[16, 16, 4, 1])
     0.6666666666666666
     """
-    return _debiased_at_k(
-        "unbiased_recall", y_true, y_score, top_items, k, item_popularity, X_seen
+    return _metric_at_k(
+        "unbiased_recall",
+        y_true,
+        y_score,
+        top_items,
+        k,
+        None,
+        X_seen,
+        item_popularity=item_popularity,
     )
 
 
@@ -816,6 +811,13 @@ def unbiased_ndcg_at_k(
     ...                          item_popularity=[16, 16, 4, 1]), 4)
     0.4088
     """
-    return _debiased_at_k(
-        "unbiased_ndcg", y_true, y_score, top_items, k, item_popularity, X_seen
+    return _metric_at_k(
+        "unbiased_ndcg",
+        y_true,
+        y_score,
+        top_items,
+        k,
+        None,
+        X_seen,
+        item_popularity=item_popularity,
     )

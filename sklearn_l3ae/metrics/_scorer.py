@@ -47,7 +47,12 @@ from ._ranking_metrics import (
     check_weighted_metrics,
     restrict_relevance,
 )
-from ._subsets import parse_item_subsets, subset_mask, training_item_popularity
+from ._subsets import (
+    final_step,
+    parse_item_subsets,
+    subset_mask,
+    training_item_popularity,
+)
 
 
 def _check_input_and_held_out(X, y, metrics):
@@ -136,12 +141,8 @@ def ranked_items(estimator, X, k):
     return Ranking(items, scores)
 
 
-def _final_step(estimator):
-    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
-
-
 def _n_train_users(estimator):
-    final = _final_step(estimator)
+    final = final_step(estimator)
     n_users = getattr(final, "n_samples_seen_", None)
     if n_users is None:
         raise ValueError(
@@ -154,11 +155,11 @@ def _n_train_users(estimator):
 
 
 def _estimator_embeddings(estimator):
-    embeddings = getattr(_final_step(estimator), "_item_embeddings", None)
+    embeddings = getattr(final_step(estimator), "_item_embeddings", None)
     found = None if embeddings is None else embeddings()
     if found is None:
         raise ValueError(
-            f"diversity needs item embeddings: {type(_final_step(estimator)).__name__}"
+            f"diversity needs item embeddings: {type(final_step(estimator)).__name__}"
             " has none (it is fitted without item_texts or item_embeddings); pass "
             "item_embeddings=... (one row per item) to the scorer or evaluate."
         )

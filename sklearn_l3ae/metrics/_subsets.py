@@ -125,9 +125,14 @@ def parse_item_subsets(item_subset, param="item_subset"):
     return list(distinct.values()), single
 
 
+def final_step(estimator):
+    """The estimator itself, or a Pipeline's last step (the recommender)."""
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
+
+
 def training_item_popularity(estimator):
     """The fitted ``item_popularity_`` of ``estimator`` or its last step."""
-    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    final = final_step(estimator)
     popularity = getattr(final, "item_popularity_", None)
     if popularity is None:
         raise ValueError(
