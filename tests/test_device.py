@@ -29,7 +29,12 @@ from sklearn_l3ae.recommenders import (
     RLAERecommender,
 )
 
-from ._reference import ease_reference, l3ae_reference, semantic_reference
+from ._reference import (
+    ease_reference,
+    l3ae_reference,
+    relative_error,
+    semantic_reference,
+)
 
 
 def CUDA(test):
@@ -44,10 +49,6 @@ def _data(seed=0, n_users=300, n_items=80, dim=12):
     F = rng.normal(size=(n_items, dim))
     F /= np.linalg.norm(F, axis=1, keepdims=True)
     return X, F
-
-
-def _relative(a, b):
-    return np.abs(a - b).max() / np.abs(b).max()
 
 
 # Relative error bound of a float32 fit against float64 on these small,
@@ -85,7 +86,7 @@ def test_torch_fit_equals_the_numpy_fit(name, dtype):
     assert isinstance(torch_model.coef_, np.ndarray)
     assert torch_model.coef_.dtype == dtype and torch_model.coef_.flags.writeable
     tol = FLOAT64_TOL if dtype == np.float64 else FLOAT32_TOL
-    assert _relative(torch_model.coef_, numpy_model.coef_) < tol
+    assert relative_error(torch_model.coef_, numpy_model.coef_) < tol
     if name in ("EASE", "L3AE", "L3AE-dense-C"):  # diag(B) = 0 is set exactly
         np.testing.assert_array_equal(np.diagonal(torch_model.coef_), 0.0)
 
@@ -93,7 +94,7 @@ def test_torch_fit_equals_the_numpy_fit(name, dtype):
 def test_torch_fit_matches_the_paper_formulas_in_float64():
     X, F = _data(1)
     ease = EASERecommender(reg=20.0, dtype=np.float64, device="cpu").fit(X)
-    assert _relative(ease.coef_, ease_reference(X, 20.0)) < FLOAT64_TOL
+    assert relative_error(ease.coef_, ease_reference(X, 20.0)) < FLOAT64_TOL
     l3ae = L3AERecommender(
         SemanticCorrelation(reg=2.0, dtype=np.float64),
         item_embeddings=F,
@@ -103,7 +104,7 @@ def test_torch_fit_matches_the_paper_formulas_in_float64():
         device=torch.device("cpu"),
     ).fit(X)
     reference = l3ae_reference(X, semantic_reference(F, 2.0), 5.0, 40.0)
-    assert _relative(l3ae.coef_, reference) < FLOAT64_TOL
+    assert relative_error(l3ae.coef_, reference) < FLOAT64_TOL
 
 
 def test_semantic_correlation_on_a_device():
@@ -112,10 +113,10 @@ def test_semantic_correlation_on_a_device():
         host = SemanticCorrelation(reg=1.0, dtype=dtype).fit(F).coef_
         device = SemanticCorrelation(reg=1.0, dtype=dtype, device="cpu").fit(F)
         assert device.coef_.dtype == dtype
-        assert _relative(device.coef_, host) < tol
+        assert relative_error(device.coef_, host) < tol
     reference = semantic_reference(F, 1.0)
     got = SemanticCorrelation(reg=1.0, dtype=np.float64, device="cpu").fit(F).coef_
-    assert _relative(got, reference) < FLOAT64_TOL
+    assert relative_error(got, reference) < FLOAT64_TOL
 
 
 @pytest.mark.parametrize("as_sparse", [False, True])
@@ -269,7 +270,7 @@ def test_cuda_fit_and_scoring_equal_the_cpu(dtype):  # pragma: no cover - GPU on
     cpu.fit(X)
     cuda.fit(X)
     tol = FLOAT64_TOL if dtype == np.float64 else FLOAT32_TOL
-    assert _relative(cuda.coef_, cpu.coef_) < tol
+    assert relative_error(cuda.coef_, cpu.coef_) < tol
     expected = cpu.decision_function(X[:50])
     got = cuda.decision_function(X[:50])
     finite = np.isfinite(expected)
