@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import to_rst
 from _synthetic import unit_embeddings, zipf_interactions
 
 from sklearn_l3ae import L3AERecommender, SemanticCorrelation
@@ -130,11 +131,11 @@ def write(rows, args):
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), GPU: {gpu}. "
         "Floor: n³ flops at the SGEMM rate measured just before, in the same "
-        "process. |ΔB|: largest difference from the NumPy fit over max |B| "
+        "process. ΔB: largest difference from the NumPy fit over max abs(B) "
         f"({SAMPLED_COLUMNS} sampled columns).",
         "",
         "| n_items | device | fit s | floor s | × floor | SGEMM GFLOP/s | "
-        f"\\|ΔB\\| | predict s | same top-{TOP} |",
+        f"ΔB / max B | predict s | same top-{TOP} |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
@@ -146,47 +147,8 @@ def write(rows, args):
     ]
     (RESULTS / "device.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
-    write_rst(rows, lines[2])
-
-
-def write_rst(rows, caption):
-    """The table for docs/device.rst, as an included reST fragment."""
-    header = (
-        "n_items",
-        "device",
-        "fit s",
-        "x floor",
-        "ΔB / max B",
-        "predict s",
-        "same top",
-    )
-    cells = [
-        (
-            str(r["n_items"]),
-            r["device"],
-            f"{r['fit_seconds']:.1f}",
-            f"{r['vs_floor']:.2f}",
-            f"{r['max_rel_diff_B']:.1e}",
-            f"{r['predict_seconds']:.2f}",
-            f"{r['same_top20_share']:.3f}",
-        )
-        for r in rows
-    ]
-    widths = [
-        max(len(c) for c in column) for column in zip(header, *cells, strict=True)
-    ]
-    rule = "  ".join("=" * w for w in widths)
-    table = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    table.append(rule)
-    table += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells
-    ]
-    table.append(rule)
-    # |x| is a substitution in reST: the caption says ΔB instead.
-    caption = caption.replace("`", "``").replace("\\|ΔB\\|", "ΔB").replace("|ΔB|", "ΔB")
-    caption = caption.replace("max |B|", "max abs(B)")
-    text = caption + "\n\n" + "\n".join(line.rstrip() for line in table)
-    (RESULTS / "device_tables.rst").write_text(text + "\n", encoding="utf-8")
+    rst = to_rst("\n".join(lines))
+    (RESULTS / "device_tables.rst").write_text(rst, encoding="utf-8")
 
 
 def main():

@@ -63,6 +63,7 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _measure import reset_peak_rss, status_bytes  # noqa: E402
+from _report import to_rst  # noqa: E402
 
 RESULTS = HERE / "results"
 DATA = HERE.parents[1] / "shared" / "data"
@@ -600,46 +601,6 @@ def report(results):
             "",
         ]
     return "\n".join(lines)
-
-
-def to_rst(markdown):
-    """The report's sections as reStructuredText (``docs/distributed.rst``
-    includes them): headings, pipe tables as list-tables, inline code."""
-    out, table = [], []
-
-    def flush():
-        if not table:
-            return
-        rows = [
-            [cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in table
-            if not set(line.replace("|", "").strip()) <= set(":- ")
-        ]
-        out.extend([".. list-table::", "   :header-rows: 1", ""])
-        for row in rows:
-            out.append("   * - " + _rst_inline(row[0]))
-            out.extend("     - " + _rst_inline(cell) for cell in row[1:])
-        out.append("")
-        table.clear()
-
-    for line in markdown.splitlines()[1:]:  # the page has its own title
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.startswith("## "):
-            title = _rst_inline(line[3:])
-            out.extend([title, "~" * len(title)])
-        else:
-            out.append(_rst_inline(line))
-    flush()
-    return "\n".join(out).strip() + "\n"
-
-
-def _rst_inline(text):
-    import re
-
-    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
 
 
 def main(argv=None):
