@@ -3,7 +3,6 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._core.memory import dense_fit_plan
@@ -12,10 +11,8 @@ from ..recommenders._docs import fill_doc
 from ..recommenders._item_item import ItemItemRecommender, SolvedItemItemRecommender
 from ..recommenders._item_side import (
     SemanticCorrelationMixin,
-    item_data_of,
-    validate_phase_one,
 )
-from ..text import SentenceEncoder
+from ._item_text import embed_items, require_item_data
 
 _ITEM_DATA_CONSTRAINTS = {
     "semantic": [HasMethods(["fit"]), None],
@@ -200,6 +197,9 @@ class AdditiveEASERecommender(SemanticCorrelationMixin, SolvedItemItemRecommende
         self.coef_ = B
 
 
+_EXTRA_ROWS = "the embeddings are its extra rows"
+
+
 @fill_doc
 class CollectiveEASERecommender(SolvedItemItemRecommender):
     """Collective fusion: EASE on the interactions stacked over ``w·Fᵀ``.
@@ -291,32 +291,23 @@ class CollectiveEASERecommender(SolvedItemItemRecommender):
             )
 
     def _item_data(self, n_items):
-        owner = type(self).__name__
-        item_data, source = item_data_of(
-            owner, self.item_texts, self.item_embeddings, n_items
+        return require_item_data(
+            type(self).__name__,
+            self.item_texts,
+            self.item_embeddings,
+            n_items,
+            _EXTRA_ROWS,
         )
-        if item_data is None:
-            raise ValueError(
-                f"{owner} needs item_texts or item_embeddings (one entry per "
-                "column of X): the embeddings are its extra rows."
-            )
-        return item_data, source
 
     def _fit_item_side(self, n_items):
-        item_data, source = self._item_data(n_items)
-        semantic = self.semantic
-        if semantic is None and source == "item_texts":
-            semantic = SentenceEncoder()
-        self.semantic_ = None if semantic is None else clone(semantic)
-        if self.semantic_ is not None:
-            validate_phase_one(self.semantic_)
-            item_data = self.semantic_.fit_transform(item_data)
-        F = np.asarray(item_data, dtype=np.float64)
-        if F.ndim != 2 or len(F) != n_items:
-            raise ValueError(
-                f"The semantic step must return one embedding row per item "
-                f"({n_items}); got shape {F.shape}."
-            )
+        F, self.semantic_ = embed_items(
+            type(self).__name__,
+            self.semantic,
+            self.item_texts,
+            self.item_embeddings,
+            n_items,
+            _EXTRA_ROWS,
+        )
         return F
 
     def _problem(self, X, item_side):

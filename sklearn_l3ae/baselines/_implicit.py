@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from ..recommenders import BaseRecommender, ItemItemRecommender
 from ..recommenders._base import check_state_array
 from ..recommenders._docs import fill_doc
+from ._history import TrainingUserRows
 
 _INSTALL_HINT = (
     "The {name} baseline needs the `implicit` package: pip install "
@@ -230,20 +231,8 @@ class ALSRecommender(_FactorRecommender):
         return np.asarray(factors).reshape(len(users), -1) @ self.item_factors_.T
 
 
-def _history_keys(X):
-    """One hashable key per row of ``X``: the sorted item indices it holds."""
-    X = sparse.csr_array(X, copy=True)
-    X.eliminate_zeros()
-    X.sort_indices()
-    indices = X.indices.astype(np.int64)
-    return [
-        indices[start:stop].tobytes()
-        for start, stop in zip(X.indptr[:-1], X.indptr[1:], strict=True)
-    ]
-
-
 @fill_doc
-class BPRRecommender(_FactorRecommender):
+class BPRRecommender(TrainingUserRows, _FactorRecommender):
     """Matrix factorization trained with Bayesian personalized ranking.
 
     Wraps :class:`implicit.cpu.bpr.BayesianPersonalizedRanking` (Rendle et
@@ -353,39 +342,7 @@ class BPRRecommender(_FactorRecommender):
         _fit_factors(self, model, user_items, ("learning_rate", "reg"))
         self.item_factors_ = np.asarray(model.item_factors)
         self.user_factors_ = np.asarray(model.user_factors)
-        histories = sparse.csr_array(user_items > 0)
-        histories.sort_indices()
-        self.user_histories_ = histories
-        self._index_histories()
-
-    def _index_histories(self):
-        """The first training user of each history, derived from the histories."""
-        users = {}
-        for user, key in enumerate(_history_keys(self.user_histories_)):
-            users.setdefault(key, user)
-        self._training_users = users
-
-    def _restore_fitted_state(self, state):
-        """Persistence hook: the history index is derived, not stored."""
-        for key, value in state.items():
-            setattr(self, key, value)
-        self._index_histories()
-
-    def _training_rows(self, X):
-        """The training user of each row of ``X``, matched by history."""
-        rows = [self._training_users.get(key, -1) for key in _history_keys(X)]
-        rows = np.asarray(rows, dtype=np.int64)
-        unknown = np.flatnonzero(rows < 0)
-        if len(unknown):
-            raise ValueError(
-                f"{type(self).__name__} can only score its training users, "
-                "recognized by their training interactions, but "
-                f"{len(unknown)} of the {X.shape[0]} rows of X (first: row "
-                f"{unknown[0]}) match no training user.  BPR has no fold-in for "
-                "new users or changed histories; use ALSRecommender or an "
-                "item-item model to score them."
-            )
-        return rows
+        self._set_user_histories(user_items)
 
     def _raw_scores(self, X_batch):
         users = self._training_rows(X_batch)

@@ -1,0 +1,45 @@
+"""Item embeddings ``F`` for the baselines that use text as features."""
+
+import numpy as np
+from sklearn.base import clone
+
+from ..recommenders._item_side import item_data_of, validate_phase_one
+from ..text import SentenceEncoder
+
+
+def require_item_data(owner, item_texts, item_embeddings, n_items, purpose):
+    """``(item_data, source)``; an error saying what is missing if neither is set."""
+    item_data, source = item_data_of(owner, item_texts, item_embeddings, n_items)
+    if item_data is None:
+        raise ValueError(
+            f"{owner} needs item_texts or item_embeddings (one entry per "
+            f"column of X): {purpose}."
+        )
+    return item_data, source
+
+
+def embed_items(owner, semantic, item_texts, item_embeddings, n_items, purpose):
+    """``(F, semantic_)``: the item embeddings in float64 and the fitted step.
+
+    ``semantic`` (a transformer, fitted as a clone) maps the item data to
+    ``F``; ``None`` picks :class:`~sklearn_l3ae.SentenceEncoder` for texts
+    and takes embeddings as given.
+    """
+    item_data, source = require_item_data(
+        owner, item_texts, item_embeddings, n_items, purpose
+    )
+    if semantic is None and source == "item_texts":
+        semantic = SentenceEncoder()
+    fitted = None if semantic is None else clone(semantic)
+    if fitted is not None:
+        validate_phase_one(fitted)
+        item_data = fitted.fit_transform(item_data)
+    F = np.asarray(item_data, dtype=np.float64)
+    if F.ndim != 2 or len(F) != n_items:
+        raise ValueError(
+            f"The semantic step must return one embedding row per item "
+            f"({n_items}); got shape {F.shape}."
+        )
+    if not np.isfinite(F).all():
+        raise ValueError(f"{owner}'s item embeddings contain NaN or infinity.")
+    return F, fitted
