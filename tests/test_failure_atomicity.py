@@ -34,11 +34,14 @@ from sklearn_l3ae import (
 from sklearn_l3ae._core.atomic import atomic_fit
 from sklearn_l3ae.baselines import (
     AdditiveEASERecommender,
+    AlphaRec,
     ALSRecommender,
     BPRRecommender,
     CollectiveEASERecommender,
     ItemKNNRecommender,
+    LightGCN,
     PopularityRecommender,
+    RLMRec,
     SemanticEASERecommender,
 )
 from sklearn_l3ae.cli import main
@@ -411,6 +414,9 @@ _FIT_CONTEXT = _fit_context(prefer_skip_nested_validation=True)(lambda self: 0).
         ALSRecommender,
         BPRRecommender,
         ItemKNNRecommender,
+        LightGCN,
+        RLMRec,
+        AlphaRec,
     ],
 )
 def test_every_fit_is_atomic_around_fit_context(cls):

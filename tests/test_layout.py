@@ -22,7 +22,14 @@ ALLOWED = {
     "model_selection": {"_core"},
     "datasets": {"_core"},
     "recommenders": {"_core", "_solvers", "text", "metrics"},
-    "baselines": {"_core", "_solvers", "text", "metrics", "recommenders"},
+    "baselines": {
+        "_core",
+        "_solvers",
+        "text",
+        "metrics",
+        "model_selection",
+        "recommenders",
+    },
     # The file format builds its whitelist from the public namespaces at
     # load time (sklearn_l3ae, sklearn_l3ae.baselines), naming no class.
     "persistence": {"_core", "__init__", "baselines"},

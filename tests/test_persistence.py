@@ -29,11 +29,14 @@ from sklearn_l3ae import (
 )
 from sklearn_l3ae.baselines import (
     AdditiveEASERecommender,
+    AlphaRec,
     ALSRecommender,
     BPRRecommender,
     CollectiveEASERecommender,
     ItemKNNRecommender,
+    LightGCN,
     PopularityRecommender,
+    RLMRec,
     SemanticEASERecommender,
 )
 from sklearn_l3ae.persistence import ModelFileError, load, save
@@ -85,6 +88,13 @@ def _estimators(F):
         "als": ALSRecommender(factors=3, iterations=2, random_state=0),
         "bpr": BPRRecommender(factors=3, iterations=2, random_state=0),
         "item-knn": ItemKNNRecommender(n_neighbors=3, item_ids=LABELS),
+        "lightgcn": LightGCN(factors=3, epochs=2, random_state=0),
+        "rlmrec": RLMRec(
+            item_embeddings=F, alignment="gen", factors=3, epochs=2, random_state=0
+        ),
+        "alpharec": AlphaRec(
+            item_embeddings=F, factors=3, n_negatives=3, epochs=2, random_state=0
+        ),
     }
 
 

@@ -14,22 +14,30 @@ same Pipelines, searches and :func:`~sklearn_l3ae.evaluate` calls.
   semantic correlation ``C`` of phase 1.
 - :class:`CollectiveEASERecommender` and :class:`AdditiveEASERecommender`:
   the L3AE paper's fusion baselines with dense text embeddings.
+- :class:`LightGCN`, :class:`RLMRec` and :class:`AlphaRec`: the neural
+  (LLM-enhanced) graph recommenders the L3AE paper compares with, trained on
+  PyTorch (``pip install "sklearn-l3ae[text]"``).
 """
 
+from ._alpharec import AlphaRec
 from ._fusion import (
     AdditiveEASERecommender,
     CollectiveEASERecommender,
     SemanticEASERecommender,
 )
 from ._implicit import ALSRecommender, BPRRecommender, ItemKNNRecommender
+from ._lightgcn import LightGCN, RLMRec
 from ._popularity import PopularityRecommender
 
 __all__ = [
     "ALSRecommender",
+    "AlphaRec",
     "AdditiveEASERecommender",
     "BPRRecommender",
     "CollectiveEASERecommender",
     "ItemKNNRecommender",
+    "LightGCN",
     "PopularityRecommender",
+    "RLMRec",
     "SemanticEASERecommender",
 ]
