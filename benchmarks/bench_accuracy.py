@@ -25,9 +25,11 @@ Usage::
     python benchmarks/bench_accuracy.py --quick    # ml-100k, tiny grids (CI)
     python benchmarks/bench_accuracy.py --datasets ml-100k --models EASE L3AE
 
-Writes ``accuracy.md``, ``accuracy.json`` and ``accuracy.png`` to
-``--output`` (default ``benchmarks/results``).  The full run takes about
-25 minutes on 2 cores.
+Writes ``accuracy.md``, ``accuracy.json``, ``accuracy.png`` and the docs'
+``accuracy_tables.rst`` to ``--output`` (default ``benchmarks/results``);
+``--report`` rewrites them from an existing ``accuracy.json``.  The full run
+takes about 90 minutes on 2 cores (yelp with compact grids, see
+:func:`_compact`; the neural baselines about a third of it).
 """
 
 import argparse
@@ -42,6 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
+from _report import to_rst  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -61,11 +64,14 @@ from sklearn_l3ae import (  # noqa: E402
 )
 from sklearn_l3ae.baselines import (  # noqa: E402
     AdditiveEASERecommender,
+    AlphaRec,
     ALSRecommender,
     BPRRecommender,
     CollectiveEASERecommender,
     ItemKNNRecommender,
+    LightGCN,
     PopularityRecommender,
+    RLMRec,
     SemanticEASERecommender,
 )
 from sklearn_l3ae.datasets import load_folder  # noqa: E402
@@ -78,6 +84,13 @@ KS = (10, 20)
 # Report labels of the item subsets (None: all items).
 SUBSETS = {"all": None, "head": "head", "tail": "tail"}
 SEED = 0
+ACCURACY = ("recall", "ndcg")
+# Propensity (pop / max pop)^0.5 of train + validation, clipped at 1e-3.
+DEBIASED = ("unbiased_recall", "unbiased_ndcg")
+# Rows of the neural LLM-enhanced baselines, and the paper's gain of L3AE over
+# the best of them (Amazon 2023 Books/Games/Toys, average; Table 2).
+NEURAL_TEXT = ("RLMRec-Con", "RLMRec-Gen", "AlphaRec")
+PAPER_GAIN = {"recall@20": 27.6, "ndcg@20": 39.3}
 
 
 def _l3ae_grid(reg_X, reg_E, reg_F):
@@ -89,14 +102,88 @@ def _l3ae_grid(reg_X, reg_E, reg_F):
     ]
 
 
-def model_grids(F, quick, best=None):
+# The neural baselines: early stopping on NDCG@20 of 10 % of each user's
+# training interactions, scored every 5 epochs, patience 2, at most
+# NEURAL_EPOCHS epochs of about 10 steps each (train_batch_size=None).
+NEURAL_EPOCHS = 60
+NEURAL = {
+    "early_stopping": True,
+    "n_iter_no_change": 2,
+    "validation_interval": 5,
+    "random_state": SEED,
+}
+
+
+def neural_grids(F, quick):
+    """LightGCN, RLMRec-Con/-Gen and AlphaRec with their grids."""
+    text = {"item_embeddings": F}
+    if quick:
+        short = {**NEURAL, "epochs": 5, "validation_interval": 5, "factors": 16}
+        return {
+            "LightGCN": (LightGCN(learning_rate=0.02, **short), {}),
+            "RLMRec-Con": (RLMRec(learning_rate=0.02, **short, **text), {}),
+            "RLMRec-Gen": (
+                RLMRec(alignment="gen", learning_rate=0.02, **short, **text),
+                {},
+            ),
+            "AlphaRec": (AlphaRec(**short, **text), {}),
+        }
+    full = {**NEURAL, "epochs": NEURAL_EPOCHS}
+    return {
+        "LightGCN": (LightGCN(learning_rate=0.02, **full), {"reg": [1e-4, 1e-3]}),
+        "RLMRec-Con": (
+            RLMRec(learning_rate=0.02, **full, **text),
+            {"alignment_weight": [0.01, 0.1]},
+        ),
+        "RLMRec-Gen": (
+            RLMRec(alignment="gen", learning_rate=0.02, **full, **text),
+            {"alignment_weight": [0.1, 1.0]},
+        ),
+        "AlphaRec": (AlphaRec(**full, **text), {"learning_rate": [0.003, 0.01]}),
+    }
+
+
+def _compact(grids):
+    """At most two candidates per model, for the largest catalogues.
+
+    A dense fit of ~19 000 items takes ~40 s here, so on yelp the first
+    parameter with several values keeps its two middle ones and every other
+    parameter its middle value (the anchors stay those tuned before).
+    """
+
+    def shrink(grid):
+        shrunk, widened = {}, False
+        for key, values in grid.items():
+            values, middle = list(values), len(values) // 2
+            if len(values) > 1 and not widened:
+                shrunk[key], widened = values[max(0, middle - 1) : middle + 1], True
+            else:
+                shrunk[key] = [values[middle]] if values else values
+        return shrunk
+
+    compact = {}
+    for name, (estimator, grid) in grids.items():
+        if isinstance(grid, list):  # L3AE's: one candidate set per reg_X
+            grid = shrink(next(part for part in grid if 0.0 in part["reg_X"]))
+        else:
+            grid = shrink(grid)
+        compact[name] = (estimator, grid)
+    return compact
+
+
+# Catalogues above this many items get compact grids (see _compact).
+COMPACT_ITEMS = 10_000
+
+
+def model_grids(F, quick, best=None, compact=False):
     """``{name: (estimator, param_grid)}``, in report order.
 
     ``F`` are the item embeddings.  ``best`` maps the names of models tuned
     so far to their best parameters: the fusion baselines and the relaxed /
     denoising models search around EASE's λ, and L3AE's relaxed-diagonal and
     dropout options around L3AE's best parameters.  Models whose anchor is
-    not tuned yet use the defaults below.
+    not tuned yet use the defaults below.  ``compact`` keeps at most two
+    values per parameter (see :func:`_compact`) for the largest catalogues.
     """
     best = best or {}
     ease = best.get("EASE", {}).get("reg", 500.0)
@@ -162,8 +249,8 @@ def model_grids(F, quick, best=None):
                 {**l3ae_fixed, "user_norm": [0.25], "item_norm": [0.2]},
             ),
         }
-        return grids
-    return {
+        return {**grids, **neural_grids(F, quick)}
+    grids = {
         "Popularity": (PopularityRecommender(), {}),
         "ItemKNN": (ItemKNNRecommender(), {"n_neighbors": [20, 50, 100, 200, 500]}),
         "ALS": (
@@ -248,6 +335,9 @@ def model_grids(F, quick, best=None):
             },
         ),
     }
+    if compact:
+        grids = _compact(grids)
+    return {**grids, **neural_grids(F, quick)}
 
 
 def encode_items(texts, model_path, batch_size=64):
@@ -283,13 +373,21 @@ def tune_and_test(estimator, grid, train, val, test):
     start = time.perf_counter()
     model.fit(input_)
     fit_seconds = time.perf_counter() - start
-    report = evaluate(model, input_, test, metrics=("recall", "ndcg"), ks=KS)
+    report = evaluate(model, input_, test, metrics=ACCURACY + DEBIASED, ks=KS)
     scores = {
         f"{label}/{metric}@{k}": report.score(metric, k, subset)
         for label, subset in SUBSETS.items()
-        for metric in ("recall", "ndcg")
+        for metric in ACCURACY
         for k in KS
     }
+    # Inverse-propensity metrics (official L3AE/DAN evaluation), all items.
+    scores.update(
+        {
+            f"all/{metric}@{k}": report.score(metric, k)
+            for metric in DEBIASED
+            for k in KS
+        }
+    )
     failed = int(np.isnan(search.cv_results_["mean_test_ndcg@20"]).sum())
     return {
         "params": {key: _plain(value) for key, value in params.items()},
@@ -320,11 +418,12 @@ def run_dataset(name, folder, model_path, quick, only):
         flush=True,
     )
     results = {}
+    compact = not quick and X.shape[1] > COMPACT_ITEMS
     for model_name in model_grids(F, quick):
         if only and model_name not in only:
             continue
         best = {name: result["params"] for name, result in results.items()}
-        estimator, grid = model_grids(F, quick, best)[model_name]
+        estimator, grid = model_grids(F, quick, best, compact)[model_name]
         result = tune_and_test(estimator, grid, train, val, test)
         results[model_name] = result
         print(
@@ -340,6 +439,7 @@ def run_dataset(name, folder, model_path, quick, only):
         "items": int(X.shape[1]),
         "interactions": int(X.nnz),
         "encode_seconds": encode_seconds,
+        "compact_grids": compact,
         "models": results,
     }
 
@@ -380,15 +480,24 @@ def markdown(results, meta):
         "train + validation; test metrics with train + validation as input "
         "(masked).  Head = the 20 % most popular items of train + validation, "
         "tail = the rest; tail metrics count only tail items as relevant, over "
-        "users with a tail item held out, ranking all items.  Δ is the relative "
-        "change against EASE.",
+        "users with a tail item held out, ranking all items.  uR/uN are the "
+        "inverse-propensity (debiased) Recall/NDCG of the official L3AE and DAN "
+        "code, propensity (pop / max pop)^0.5 of train + validation clipped at "
+        "1e-3.  Δ is the relative change against EASE.  Neural baselines: "
+        f"at most {NEURAL_EPOCHS} epochs of ~10 Adam steps, early stopping on "
+        "NDCG@20 of 10 % of each user's training interactions (every 5 epochs, "
+        "patience 2); catalogues over "
+        f"{COMPACT_ITEMS:,} items use compact grids (`_compact`).",
+        "",
+        *gain_table(results),
     ]
     for name, result in results.items():
         models = result["models"]
         ease = models.get("EASE")
+        compact = " (compact grids)" if result.get("compact_grids") else ""
         lines += [
             "",
-            f"## {name}",
+            f"## {name}{compact}",
             "",
             f"{result['users']:,} users, {result['items']:,} items, "
             f"{result['interactions']:,} interactions after 5-core; test users: "
@@ -399,9 +508,9 @@ def markdown(results, meta):
             + ".",
             "",
             "| model | R@10 | R@20 | N@10 | N@20 | Δ N@20 | head R@20 "
-            "| head N@20 | tail R@20 | tail N@20 | Δ tail R@20 | tune (s) "
-            "| fit (s) | best parameters |",
-            "|---|" + "---:|" * 13 + "---|",
+            "| head N@20 | tail R@20 | tail N@20 | Δ tail R@20 | uR@20 | uN@20 "
+            "| tune (s) | fit (s) | best parameters |",
+            "|---|" + "---:|" * 15 + "---|",
         ]
         for model_name, model in models.items():
             test = model["test"]
@@ -417,11 +526,103 @@ def markdown(results, meta):
                 f"{test['all/ndcg@20']:.4f} | {delta('all/ndcg@20')} | "
                 f"{test['head/recall@20']:.4f} | {test['head/ndcg@20']:.4f} | "
                 f"{test['tail/recall@20']:.4f} | {test['tail/ndcg@20']:.4f} | "
-                f"{delta('tail/recall@20')} | {model['tune_seconds']:.1f} | "
+                f"{delta('tail/recall@20')} | "
+                f"{test.get('all/unbiased_recall@20', float('nan')):.4f} | "
+                f"{test.get('all/unbiased_ndcg@20', float('nan')):.4f} | "
+                f"{model['tune_seconds']:.1f} | "
                 f"{model['fit_seconds']:.2f} | {_fmt_params(model['params'])} |"
             )
     lines += ["", "![NDCG@20 per model and dataset](accuracy.png)", ""]
     return "\n".join(lines)
+
+
+def _gain(model, baseline, key):
+    return 100 * (model["test"][key] / baseline["test"][key] - 1)
+
+
+def gain_table(results):
+    """L3AE against the best neural LLM-enhanced baseline, and DAN on the tail."""
+    lines = [
+        "## L3AE vs the neural LLM-enhanced baselines",
+        "",
+        "Best neural = the best of "
+        + ", ".join(NEURAL_TEXT)
+        + " on each metric.  Paper: +"
+        f"{PAPER_GAIN['recall@20']} % R@20, +{PAPER_GAIN['ndcg@20']} % N@20 "
+        "(Amazon 2023 Books/Games/Toys, LLM embeddings).",
+        "",
+        "| dataset | L3AE R@20 | best neural R@20 | gain R@20 | L3AE N@20 "
+        "| best neural N@20 | gain N@20 | L3AE tail R@20 | L3AE + DAN tail R@20 |",
+        "|---|" + "---:|" * 8,
+    ]
+    for name, result in results.items():
+        models = result["models"]
+        neural = [models[n] for n in NEURAL_TEXT if n in models]
+        l3ae = models.get("L3AE")
+        if l3ae is None or not neural:
+            continue
+        row = [name]
+        for key in ("all/recall@20", "all/ndcg@20"):
+            best = max(neural, key=lambda m, key=key: m["test"][key])
+            row += [
+                f"{l3ae['test'][key]:.4f}",
+                f"{best['test'][key]:.4f}",
+                f"{_gain(l3ae, best, key):+.1f} %",
+            ]
+        dan = models.get("L3AE + DAN")
+        row += [
+            f"{l3ae['test']['tail/recall@20']:.4f}",
+            "–" if dan is None else f"{dan['test']['tail/recall@20']:.4f}",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+# The rows of the docs' summary table (benchmarks/results/accuracy_tables.rst).
+SUMMARY_ROWS = (
+    "EASE",
+    "EASE + DAN",
+    "L3AE",
+    "L3AE + DAN",
+    "LightGCN",
+    "RLMRec-Con",
+    "RLMRec-Gen",
+    "AlphaRec",
+)
+
+
+def summary(results):
+    """The docs' tables: the gain over the neural baselines and the main rows."""
+    lines = ["# Accuracy summary", "", *gain_table(results), ""]
+    lines += [
+        "## Main rows (test, @20)",
+        "",
+        "| dataset | model | R@20 | N@20 | tail R@20 | uR@20 | uN@20 |",
+        "|---|---|" + "---:|" * 5,
+    ]
+    for name, result in results.items():
+        for model_name in SUMMARY_ROWS:
+            model = result["models"].get(model_name)
+            if model is None:
+                continue
+            test = model["test"]
+            lines.append(
+                f"| {name} | {model_name} | {test['all/recall@20']:.4f} | "
+                f"{test['all/ndcg@20']:.4f} | {test['tail/recall@20']:.4f} | "
+                f"{test.get('all/unbiased_recall@20', float('nan')):.4f} | "
+                f"{test.get('all/unbiased_ndcg@20', float('nan')):.4f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(results, meta, output):
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "accuracy.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=2)
+    )
+    (output / "accuracy.md").write_text(markdown(results, meta))
+    (output / "accuracy_tables.rst").write_text(to_rst(summary(results)))
+    figure(results, output / "accuracy.png")
 
 
 def figure(results, path):
@@ -457,7 +658,17 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=DATA, help="datasets folder")
     parser.add_argument("--model", help="sentence-transformers model path or name")
     parser.add_argument("--output", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="rewrite the reports from --output's accuracy.json, running nothing",
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads((args.output / "accuracy.json").read_text())
+        write_reports(saved["results"], saved["meta"], args.output)
+        print(f"Rewrote the reports in {args.output}")
+        return saved["results"]
 
     model_label = args.model
     if args.model is None:
@@ -486,12 +697,7 @@ def main(argv=None):
         "sklearn": sklearn.__version__,
         "model": model_label,
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "accuracy.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=2)
-    )
-    (args.output / "accuracy.md").write_text(markdown(results, meta))
-    figure(results, args.output / "accuracy.png")
+    write_reports(results, meta, args.output)
     print(f"\nWrote {args.output / 'accuracy.md'} in {meta['total_minutes']:.1f} min")
     return results
 

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,14 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_accuracy.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # As `python benchmarks/bench_accuracy.py` would: its folder on sys.path.
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH.parent))
     return module
 
 
@@ -42,10 +48,29 @@ def test_quick_run_writes_the_tables_and_figure(bench, tmp_path):
         > models["EASE"]["test"]["all/ndcg@20"]
         > models["Text only"]["test"]["all/ndcg@20"]
     )
+    # The neural baselines and DAN rows, with the debiased metrics.
+    for name in ("LightGCN", "RLMRec-Con", "RLMRec-Gen", "AlphaRec", "L3AE + DAN"):
+        assert name in models
+        test = models[name]["test"]
+        assert 0.0 < test["all/unbiased_recall@20"] <= 1.0
+        assert 0.0 < test["all/unbiased_ndcg@20"] <= 1.0
     table = (tmp_path / "accuracy.md").read_text()
     assert "## ml-100k" in table
     assert all(f"| {name} |" in table for name in models)
     assert (tmp_path / "accuracy.png").stat().st_size > 10_000
+    # The gain over the best neural text model, as computed from the JSON.
+    best = max(
+        models[n]["test"]["all/ndcg@20"]
+        for n in ("RLMRec-Con", "RLMRec-Gen", "AlphaRec")
+    )
+    gain = 100 * (models["L3AE"]["test"]["all/ndcg@20"] / best - 1)
+    assert f"{gain:+.1f} %" in table
+    rst = (tmp_path / "accuracy_tables.rst").read_text()
+    assert ".. list-table::" in rst and f"{gain:+.1f} %" in rst
+    # --report rewrites the reports from the JSON alone.
+    (tmp_path / "accuracy_tables.rst").unlink()
+    bench.main(["--report", "--output", str(tmp_path)])
+    assert (tmp_path / "accuracy_tables.rst").read_text() == rst
 
 
 def test_unknown_dataset_is_a_usage_error(bench, tmp_path, capsys):
