@@ -120,23 +120,23 @@ def neural_grids(F, quick):
     if quick:
         short = {**NEURAL, "epochs": 5, "validation_interval": 5, "factors": 16}
         return {
-            "LightGCN": (LightGCN(learning_rate=0.02, **short), {}),
-            "RLMRec-Con": (RLMRec(learning_rate=0.02, **short, **text), {}),
+            "LightGCN": (LightGCN(**short), {}),
+            "RLMRec-Con": (RLMRec(**short, **text), {}),
             "RLMRec-Gen": (
-                RLMRec(alignment="gen", learning_rate=0.02, **short, **text),
+                RLMRec(alignment="gen", **short, **text),
                 {},
             ),
             "AlphaRec": (AlphaRec(**short, **text), {}),
         }
     full = {**NEURAL, "epochs": NEURAL_EPOCHS}
     return {
-        "LightGCN": (LightGCN(learning_rate=0.02, **full), {"reg": [1e-4, 1e-3]}),
+        "LightGCN": (LightGCN(**full), {"reg": [1e-4, 1e-3]}),
         "RLMRec-Con": (
-            RLMRec(learning_rate=0.02, **full, **text),
+            RLMRec(**full, **text),
             {"alignment_weight": [0.01, 0.1]},
         ),
         "RLMRec-Gen": (
-            RLMRec(alignment="gen", learning_rate=0.02, **full, **text),
+            RLMRec(alignment="gen", **full, **text),
             {"alignment_weight": [0.1, 1.0]},
         ),
         "AlphaRec": (AlphaRec(**full, **text), {"learning_rate": [0.003, 0.01]}),

@@ -24,10 +24,8 @@ from ._neural import (
     propagate,
 )
 
-_REG_DOC = (
-    "L2 weight of the batch's layer-0 embeddings in the loss, "
-    "``reg · Σ||e⁽⁰⁾||² / (2 · batch)`` as in LightGCN."
-)
+_REG_DOC = """L2 weight of the batch's layer-0 embeddings in the loss,
+    ``reg · Σ||e⁽⁰⁾||² / (2 · batch)``, as in LightGCN."""
 
 
 # Distinct users (and items) of a batch in RLMRec-Con's InfoNCE terms: the
@@ -162,7 +160,7 @@ class _GraphFactors(TrainingUserRows, NeuralGraphRecommender):
         )
 
 
-@neural_doc(epochs=50, learning_rate=0.005, reg=1e-4, reg_doc=_REG_DOC)
+@neural_doc(epochs=50, learning_rate=0.02, reg=1e-4, reg_doc=_REG_DOC)
 class LightGCN(_GraphFactors):
     """LightGCN: embeddings smoothed over the user–item graph, trained with BPR.
 
@@ -228,7 +226,7 @@ class LightGCN(_GraphFactors):
         *,
         n_layers=3,
         epochs=50,
-        learning_rate=0.005,
+        learning_rate=0.02,
         reg=1e-4,
         train_batch_size=None,
         early_stopping=False,
@@ -270,7 +268,7 @@ class LightGCN(_GraphFactors):
 _RLMREC_DEFAULTS = {"con": (0.01, 0.2), "gen": (0.1, 0.2)}
 
 
-@neural_doc(epochs=50, learning_rate=0.005, reg=1e-4, reg_doc=_REG_DOC)
+@neural_doc(epochs=50, learning_rate=0.02, reg=1e-4, reg_doc=_REG_DOC)
 class RLMRec(_GraphFactors):
     """RLMRec: LightGCN whose embeddings are aligned with text profiles.
 
@@ -382,7 +380,7 @@ class RLMRec(_GraphFactors):
         factors=64,
         n_layers=3,
         epochs=50,
-        learning_rate=0.005,
+        learning_rate=0.02,
         reg=1e-4,
         train_batch_size=None,
         early_stopping=False,
