@@ -396,3 +396,12 @@ def test_a_diverging_fit_names_the_learning_rate(data):
     X, _ = data
     with pytest.raises(ValueError, match=r"learning_rate=1e\+30"):
         LightGCN(learning_rate=1e30, reg=0.0, epochs=5, random_state=0).fit(X)
+
+
+def test_verbose_shows_a_progress_bar_over_epochs(data, capsys):
+    X, _ = data
+    LightGCN(factors=4, epochs=3, verbose=1, random_state=0).fit(X)
+    err = capsys.readouterr().err
+    assert "LightGCN" in err and "3/3" in err and "loss=" in err
+    LightGCN(factors=4, epochs=3, random_state=0).fit(X)
+    assert capsys.readouterr().err == ""
