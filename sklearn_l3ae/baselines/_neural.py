@@ -197,7 +197,10 @@ class NeuralGraphRecommender(BaseRecommender):
     Subclasses set ``_negatives`` (``"per_positive"``: one uniform negative
     per positive, rejected if the user has it; ``"shared"``:
     ``n_negatives`` uniform items shared by the batch) and implement
-    ``_build_module``, ``_set_exported(state)`` and ``_raw_scores``.
+    ``_build_module`` and ``_raw_scores``.  Models with free user
+    embeddings also derive from
+    :class:`~sklearn_l3ae.baselines._history.TrainingUserRows`: their
+    validation rows, then their scored rows, are matched to training users.
     """
 
     _negatives = "per_positive"
@@ -412,7 +415,7 @@ n_epochs_ : int
     Epochs run.
 best_epoch_ : int
     The epoch whose model is kept (the last one without early stopping).
-loss_curve_ : ndarray of shape (n_epochs_,)
+loss_curve_ : ndarray of shape (`n_epochs_`,)
     Mean training loss of each epoch.
 validation_scores_ : ndarray of shape (n_validations,)
     The validation scores of early stopping (empty without it)."""
