@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from _report import to_rst  # noqa: E402
 from sklearn.base import clone  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.model_selection import GridSearchCV, ParameterGrid  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
 import sklearn_l3ae  # noqa: E402
@@ -130,7 +130,7 @@ def neural_grids(F, quick):
         }
     full = {**NEURAL, "epochs": NEURAL_EPOCHS}
     return {
-        "LightGCN": (LightGCN(**full), {"reg": [1e-4, 1e-3]}),
+        "LightGCN": (LightGCN(**full), {"reg": [1e-3, 1e-4]}),
         "RLMRec-Con": (
             RLMRec(**full, **text),
             {"alignment_weight": [0.01, 0.1]},
@@ -144,30 +144,31 @@ def neural_grids(F, quick):
 
 
 def _compact(grids):
-    """At most two candidates per model, for the largest catalogues.
+    """One candidate per model (two for EASE and L3AE) on the largest catalogues.
 
-    A dense fit of ~19 000 items takes ~40 s here, so on yelp the first
-    parameter with several values keeps its two middle ones and every other
-    parameter its middle value (the anchors stay those tuned before).
+    A dense fit of ~19 000 items takes ~40 s here and a neural one minutes,
+    so on yelp every parameter keeps its middle value (the first of two:
+    the published default where there is one), except that EASE and
+    L3AE (the anchors of the other rows) keep the two middle values of their
+    first parameter with several.  A single candidate is refit without a
+    search (see :func:`tune_and_test`).
     """
 
-    def shrink(grid):
-        shrunk, widened = {}, False
+    def shrink(grid, widen):
+        shrunk = {}
         for key, values in grid.items():
             values, middle = list(values), len(values) // 2
-            if len(values) > 1 and not widened:
-                shrunk[key], widened = values[max(0, middle - 1) : middle + 1], True
+            if len(values) > 1 and widen:
+                shrunk[key], widen = values[max(0, middle - 1) : middle + 1], False
             else:
-                shrunk[key] = [values[middle]] if values else values
+                shrunk[key] = values[(len(values) - 1) // 2 :][:1]
         return shrunk
 
     compact = {}
     for name, (estimator, grid) in grids.items():
         if isinstance(grid, list):  # L3AE's: one candidate set per reg_X
-            grid = shrink(next(part for part in grid if 0.0 in part["reg_X"]))
-        else:
-            grid = shrink(grid)
-        compact[name] = (estimator, grid)
+            grid = next(part for part in grid if 0.0 in part["reg_X"])
+        compact[name] = (estimator, shrink(grid, name in ("EASE", "L3AE")))
     return compact
 
 
@@ -335,9 +336,8 @@ def model_grids(F, quick, best=None, compact=False):
             },
         ),
     }
-    if compact:
-        grids = _compact(grids)
-    return {**grids, **neural_grids(F, quick)}
+    grids = {**grids, **neural_grids(F, quick)}
+    return _compact(grids) if compact else grids
 
 
 def encode_items(texts, model_path, batch_size=64):
@@ -350,6 +350,8 @@ def encode_items(texts, model_path, batch_size=64):
 def tune_and_test(estimator, grid, train, val, test):
     """Tune on validation, refit on train + validation, evaluate on test."""
     users = np.arange(train.shape[0])
+    if len(ParameterGrid(grid or {})) == 1:  # nothing to choose: refit only
+        return _test(estimator, next(iter(ParameterGrid(grid or {}))), train, val, test)
     # One scorer: each scorer of a dict ranks the users again.
     scoring = {"ndcg@20": make_ranking_scorer("ndcg", k=20)}
     start = time.perf_counter()
@@ -367,7 +369,19 @@ def tune_and_test(estimator, grid, train, val, test):
     tune_seconds = time.perf_counter() - start
     ranks = search.cv_results_["rank_test_ndcg@20"]
     best = int(np.argmin(ranks))
-    params = search.cv_results_["params"][best]
+    tuned = {
+        "validation_ndcg@20": float(search.cv_results_["mean_test_ndcg@20"][best]),
+        "candidates": len(ranks),
+        "failed_candidates": int(
+            np.isnan(search.cv_results_["mean_test_ndcg@20"]).sum()
+        ),
+        "tune_seconds": tune_seconds,
+    }
+    return _test(estimator, search.cv_results_["params"][best], train, val, test, tuned)
+
+
+def _test(estimator, params, train, val, test, tuned=None):
+    """Refit ``params`` on train + validation and evaluate on test."""
     model = clone(estimator).set_params(**params)
     input_ = train + val
     start = time.perf_counter()
@@ -388,13 +402,15 @@ def tune_and_test(estimator, grid, train, val, test):
             for k in KS
         }
     )
-    failed = int(np.isnan(search.cv_results_["mean_test_ndcg@20"]).sum())
+    tuned = tuned or {
+        "validation_ndcg@20": None,
+        "candidates": 1,
+        "failed_candidates": 0,
+        "tune_seconds": 0.0,
+    }
     return {
         "params": {key: _plain(value) for key, value in params.items()},
-        "validation_ndcg@20": float(search.cv_results_["mean_test_ndcg@20"][best]),
-        "candidates": len(ranks),
-        "failed_candidates": failed,
-        "tune_seconds": tune_seconds,
+        **tuned,
         "fit_seconds": fit_seconds,
         "test": scores,
         "n_users": {label: report.n_users(subset) for label, subset in SUBSETS.items()},
@@ -472,7 +488,8 @@ def markdown(results, meta):
         f"Generated by `python benchmarks/bench_accuracy.py{quick_flag}` "
         f"in {meta['total_minutes']:.1f} min on {meta['machine']}; "
         f"sklearn-l3ae {meta['version']}, scikit-learn {meta['sklearn']}, "
-        f"text model {meta['model']}.",
+        f"text model {meta['model']}."
+        + (f"  {meta['note']}" if meta.get("note") else ""),
         "",
         "Protocol: 5-core filtering; random 8:1:1 split of each user's "
         "interactions (seed 0); every model tuned on validation NDCG@20 "

@@ -78,3 +78,19 @@ def test_unknown_dataset_is_a_usage_error(bench, tmp_path, capsys):
         bench.main(["--datasets", "no-such-data", "--data", str(DATA_DIR)])
     assert exit_info.value.code == 2
     assert "no dataset folder ['no-such-data']" in capsys.readouterr().err
+
+
+def test_compact_grids_keep_two_anchor_candidates_and_one_elsewhere(bench):
+    from sklearn.model_selection import ParameterGrid
+
+    full = bench.model_grids(None, quick=False)
+    compact = bench.model_grids(None, quick=False, compact=True)
+    assert list(compact) == list(full)
+    for name, (_, grid) in compact.items():
+        n = len(ParameterGrid(grid or {}))
+        assert n == (2 if name in ("EASE", "L3AE") else 1), (name, grid)
+        # Every kept value is one of the full grid's.
+        full_grid = full[name][1]
+        parts = full_grid if isinstance(full_grid, list) else [full_grid]
+        for key, values in (grid or {}).items():
+            assert any(set(values) <= set(part.get(key, ())) for part in parts)
