@@ -28,7 +28,7 @@ Usage::
 Writes ``accuracy.md``, ``accuracy.json``, ``accuracy.png`` and the docs'
 ``accuracy_tables.rst`` to ``--output`` (default ``benchmarks/results``);
 ``--report`` rewrites them from an existing ``accuracy.json``.  The full run
-takes about 90 minutes on 2 cores (yelp with compact grids, see
+takes about 100 minutes on 2 cores (yelp with compact grids, see
 :func:`_compact`; the neural baselines about a third of it).
 """
 
