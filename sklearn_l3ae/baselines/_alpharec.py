@@ -5,11 +5,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import Interval
 
 from .._core.torch_ops import import_torch, sparse_to_tensor
 from ..recommenders._base import check_state_array
-from ._item_text import embed_items
+from ._item_text import TEXT_FEATURE_CONSTRAINTS, TextFeaturesMixin
 from ._neural import (
     NEURAL_CONSTRAINTS,
     NeuralGraphRecommender,
@@ -21,6 +21,7 @@ from ._neural import (
     normalized_graph,
     propagate,
     row_normalized,
+    user_means,
 )
 
 # The names of the mapping's fitted arrays, in mlp_forward's order.
@@ -34,13 +35,6 @@ def mlp_forward(x, hidden_weight, hidden_bias, output_weight, output_bias):
     return hidden @ output_weight + output_bias
 
 
-def user_texts(X, F):
-    """Each user's mean item embedding ``diag(1/|x_u|) (X > 0) F`` (0 for none)."""
-    R = sparse.csr_array(sparse.csr_array(X) > 0, dtype=np.float32)
-    counts = np.maximum(np.asarray(R.sum(axis=1)).ravel(), 1)
-    return sparse.diags_array(1.0 / counts) @ R @ np.asarray(F, dtype=np.float32)
-
-
 @functools.cache
 def _module(nn):
     torch = import_torch()
@@ -51,7 +45,7 @@ def _module(nn):
             R_normalized, item_scale = normalized_graph(R)
             self.graph = graph_tensors(R_normalized)
             self.item_scale = as_tensor(item_scale)[:, None]
-            self.user_text, self.item_text = as_tensor(user_texts(R, F)), as_tensor(F)
+            self.user_text, self.item_text = as_tensor(user_means(R, F)), as_tensor(F)
             self.n_layers, self.temperature = n_layers, temperature
             shapes = ((F.shape[1], hidden), (hidden,), (hidden, factors), (factors,))
             self.weights = nn.ParameterList(
@@ -95,7 +89,7 @@ def _module(nn):
     train_batch_size=None,
     reg_doc="Adam's weight decay, as in AlphaRec.",
 )
-class AlphaRec(NeuralGraphRecommender):
+class AlphaRec(TextFeaturesMixin, NeuralGraphRecommender):
     """AlphaRec: language embeddings mapped by an MLP and propagated on the graph.
 
     Sheng et al., *Language Representations Can be What Recommenders Need*,
@@ -180,12 +174,11 @@ class AlphaRec(NeuralGraphRecommender):
     """
 
     _negatives = "shared"
+    _text_purpose = "they are its only item features"
 
     _parameter_constraints = {
         **NEURAL_CONSTRAINTS,
-        "semantic": [HasMethods(["fit", "transform"]), None],
-        "item_texts": ["array-like", None],
-        "item_embeddings": ["array-like", None],
+        **TEXT_FEATURE_CONSTRAINTS,
         "hidden_size": [Interval(Integral, 1, None, closed="left"), None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
@@ -243,15 +236,7 @@ class AlphaRec(NeuralGraphRecommender):
         self.memory_limit = memory_limit
 
     def _fit_item_side(self, n_items):
-        F, self.semantic_ = embed_items(
-            type(self).__name__,
-            self.semantic,
-            self.item_texts,
-            self.item_embeddings,
-            n_items,
-            "they are its only item features",
-        )
-        self.item_embeddings_ = F.astype(np.float32)
+        self.item_embeddings_ = super()._fit_item_side(n_items)
         return self.item_embeddings_
 
     def _decay(self):
@@ -279,7 +264,7 @@ class AlphaRec(NeuralGraphRecommender):
         with torch.no_grad():
             weights = [as_tensor(getattr(self, name)) for name in _MLP_STATE]
             users = mlp_forward(
-                as_tensor(user_texts(X_batch, self.item_embeddings_)), *weights
+                as_tensor(user_means(X_batch, self.item_embeddings_)), *weights
             )
             rows = sparse_to_tensor(
                 sparse.csr_matrix(row_normalized(X_batch)), "cpu", np.float32

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods
 
 from ..recommenders._item_side import item_data_of, validate_phase_one
 from ..text import SentenceEncoder
@@ -43,3 +44,31 @@ def embed_items(owner, semantic, item_texts, item_embeddings, n_items, purpose):
     if not np.isfinite(F).all():
         raise ValueError(f"{owner}'s item embeddings contain NaN or infinity.")
     return F, fitted
+
+
+# The parameters of the models whose item features are text embeddings.
+TEXT_FEATURE_CONSTRAINTS = {
+    "semantic": [HasMethods(["fit", "transform"]), None],
+    "item_texts": ["array-like", None],
+    "item_embeddings": ["array-like", None],
+}
+
+
+class TextFeaturesMixin:
+    """Phase 1 as an embedding step: ``F`` (float32) and ``semantic_``.
+
+    ``_text_purpose`` says, in the missing-data error, what ``F`` is for.
+    """
+
+    _text_purpose = "they are its item features"
+
+    def _fit_item_side(self, n_items):
+        F, self.semantic_ = embed_items(
+            type(self).__name__,
+            self.semantic,
+            self.item_texts,
+            self.item_embeddings,
+            n_items,
+            self._text_purpose,
+        )
+        return F.astype(np.float32)

@@ -4,13 +4,12 @@ import functools
 from numbers import Real
 
 import numpy as np
-from scipy import sparse
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._core.torch_ops import import_torch
 from ..recommenders._base import check_state_array
 from ._history import TrainingUserRows
-from ._item_text import embed_items
+from ._item_text import TEXT_FEATURE_CONSTRAINTS, TextFeaturesMixin
 from ._neural import (
     NEURAL_CONSTRAINTS,
     NeuralGraphRecommender,
@@ -22,6 +21,7 @@ from ._neural import (
     neural_doc,
     normalized_graph,
     propagate,
+    user_means,
 )
 
 _REG_DOC = """L2 weight of the batch's layer-0 embeddings in the loss,
@@ -78,9 +78,7 @@ def _module(nn):
             super().__init__(R, factors, n_layers, reg, generator)
             self.alignment, self.weight, self.temperature, self.mask_ratio = spec
             # Profiles: items' text embeddings, users' means over their items.
-            counts = np.maximum(np.asarray(R.sum(axis=1)).ravel(), 1)
-            users = sparse.diags_array(1.0 / counts) @ R @ F
-            self.profiles = as_tensor(np.vstack([users, F]))
+            self.profiles = as_tensor(np.vstack([user_means(R, F), F]))
             width = (F.shape[1] + factors) // 2
             inputs, outputs = (
                 (F.shape[1], factors)
@@ -269,7 +267,7 @@ _RLMREC_DEFAULTS = {"con": (0.01, 0.2), "gen": (0.1, 0.2)}
 
 
 @neural_doc(epochs=50, learning_rate=0.02, reg=1e-4, reg_doc=_REG_DOC)
-class RLMRec(_GraphFactors):
+class RLMRec(TextFeaturesMixin, _GraphFactors):
     """RLMRec: LightGCN whose embeddings are aligned with text profiles.
 
     Ren et al., *Representation Learning with Large Language Models for
@@ -356,11 +354,11 @@ class RLMRec(_GraphFactors):
     (4, 1)
     """
 
+    _text_purpose = "they are the items' profiles"
+
     _parameter_constraints = {
         **NEURAL_CONSTRAINTS,
-        "semantic": [HasMethods(["fit", "transform"]), None],
-        "item_texts": ["array-like", None],
-        "item_embeddings": ["array-like", None],
+        **TEXT_FEATURE_CONSTRAINTS,
         "alignment": [StrOptions({"con", "gen"})],
         "alignment_weight": [Interval(Real, 0, None, closed="left"), None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -419,17 +417,6 @@ class RLMRec(_GraphFactors):
         self.top_k = top_k
         self.batch_size = batch_size
         self.memory_limit = memory_limit
-
-    def _fit_item_side(self, n_items):
-        F, self.semantic_ = embed_items(
-            type(self).__name__,
-            self.semantic,
-            self.item_texts,
-            self.item_embeddings,
-            n_items,
-            "they are the items' profiles",
-        )
-        return F.astype(np.float32)
 
     def _build_module(self, R, item_side, generator):
         _, module = _module(import_torch().nn)

@@ -141,9 +141,24 @@ def fold_in(rows_normalized, users, item_messages):
     return torch.stack(layers).mean(dim=0)
 
 
+def binary(X):
+    """``X > 0`` as a float32 ``csr_array``: the graph's edges."""
+    return sparse.csr_array(sparse.csr_array(X) > 0, dtype=np.float32)
+
+
+def user_means(X, F):
+    """Each row's mean item embedding ``diag(1/|x_u|) (X > 0) F`` (0 for none).
+
+    RLMRec's user profiles and AlphaRec's user inputs.
+    """
+    R = binary(X)
+    counts = np.maximum(np.asarray(R.sum(axis=1)).ravel(), 1)
+    return sparse.diags_array(1.0 / counts) @ R @ np.asarray(F, dtype=np.float32)
+
+
 def row_normalized(X):
     """``r_u / sqrt(|r_u|)`` of the binary rows of ``X`` (CSR, float32)."""
-    R = sparse.csr_array(sparse.csr_array(X) > 0, dtype=np.float32)
+    R = binary(X)
     scale = _inverse_sqrt(np.asarray(R.sum(axis=1)).ravel())
     return sparse.csr_array(sparse.diags_array(scale) @ R, dtype=np.float32)
 
@@ -214,7 +229,7 @@ class NeuralGraphRecommender(BaseRecommender):
     def _fit(self, X, item_side):
         torch = import_torch()
         owner = type(self).__name__
-        R = sparse.csr_array(sparse.csr_array(X) > 0, dtype=np.float32)
+        R = binary(X)
         if R.nnz == 0:
             raise ValueError(f"{owner} needs at least one interaction to train on.")
         rng = check_random_state(self.random_state)
