@@ -231,6 +231,7 @@ def l3ae_weights(
     xi=0.0,
     emphasis=None,
     ops=NumpyOps,
+    keep_inverse=False,
 ):
     """Phase 2 of L3AE: semantic-guided EASE, in place (L3AE eq. 6).
 
@@ -284,20 +285,55 @@ def l3ae_weights(
     ops : default=NumpyOps
         The matrix operations: :class:`~.linalg.NumpyOps` on NumPy arrays,
         or :class:`~._torch.TorchOps` when ``gram`` is a torch tensor.
+    keep_inverse : bool, default=False
+        Also return ``P``: ``gram`` then holds ``P`` and ``B`` is a new
+        array (NumPy only), for the incremental updates of
+        :mod:`~.incremental`.
 
     Returns
     -------
     B : ndarray or tensor
         ``gram`` itself, now holding B (diagonal ``d``, zero for ``ξ = 0``).
+    P : ndarray
+        Only with ``keep_inverse``: ``gram``, holding ``P``.
     """
-    n_items = gram.shape[0]
+    diagonal = None
     if dropout:
         diagonal = ops.diagonal(gram) if emphasis is None else emphasis
-        penalty = dropout_penalty(diagonal, reg_X + reg_E, dropout)
-    else:
-        penalty = reg_X + reg_E
+    penalty = item_penalty(diagonal, reg_X, reg_E, dropout)
     ops.add_to_diagonal(gram, penalty)
     P = ops.inverse_inplace(gram)
+    if keep_inverse:
+        B = weights_from_inverse(P.copy(), penalty, reg_E, correlation, xi=xi)
+        return B, P
+    return weights_from_inverse(P, penalty, reg_E, correlation, xi=xi, ops=ops)
+
+
+def item_penalty(gram_diagonal, reg_X, reg_E, dropout):
+    """The diagonal ``Λ_X + λ_E`` added to ``G`` before it is inverted.
+
+    A scalar ``λ_X + λ_E`` without dropout; with it, the vector
+    :func:`dropout_penalty` of ``gram_diagonal`` (``diag(G)``, or DAN's raw
+    one) shifted by ``λ_E``.
+    """
+    if dropout:
+        return dropout_penalty(gram_diagonal, reg_X + reg_E, dropout)
+    return reg_X + reg_E
+
+
+def weights_from_inverse(P, penalty, reg_E, correlation, *, xi=0.0, ops=NumpyOps):
+    """Turn ``P = (G + Λ_X + λ_E I)⁻¹`` into the weights ``B``, in place.
+
+    The second half of :func:`l3ae_weights` (see there for the formula);
+    ``penalty`` is :func:`item_penalty`.  An incremental update keeps ``P``
+    and passes a copy (:mod:`~.incremental`).
+
+    Returns
+    -------
+    B : ndarray or tensor
+        ``P`` itself, now holding B.
+    """
+    n_items = P.shape[0]
     p_diag = ops.diagonal(P)
     semantic = correlation is not None and reg_E != 0
     if not semantic:

@@ -37,6 +37,26 @@ def dan_row_scale(row_sums, beta):
     return scale
 
 
+def dan_scaled_rows(X, beta):
+    """``X`` with row ``u`` scaled by :func:`dan_row_scale` (``X`` itself for β = 0).
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_users, n_items)
+    beta : float >= 0
+
+    Returns
+    -------
+    X_scaled : csr_array or ndarray, ``X``'s dtype
+    """
+    if not beta:
+        return X
+    scale = dan_row_scale(np.asarray(X.sum(axis=1)).ravel(), beta).astype(X.dtype)
+    if sparse.issparse(X):
+        return sparse.csr_array(sparse.diags_array(scale) @ X)
+    return np.asarray(X) * scale[:, None]
+
+
 def dan_item_rescale(B, item_counts, alpha):
     """DAN's item normalization, ``W = diagMat(c^α) B diagMat(c^(−α))`` with
     ``diag(W) = 0`` (SPEC §9).

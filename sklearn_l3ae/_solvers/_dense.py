@@ -99,23 +99,37 @@ class DenseSolver:
     def solve(self, problem):
         """``B`` of ``problem``; a failed factorization raises a ValueError
         that names the matrix factorized and the parameters that move it."""
+        return self._solve(problem, keep_inverse=False)
+
+    def solve_with_inverse(self, problem):
+        """``(B, P)``: the weights and the inverse ``P = (G + Λ)⁻¹`` they come
+        from (one more n x n array), for incremental updates; on the host."""
+        return self._solve(problem, keep_inverse=True)
+
+    def _solve(self, problem, keep_inverse):
         try:
             # Overflow is reported by check_finite_weights as a ValueError.
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 gram = gram_matrix(problem.X, problem.dtype)
                 if problem.extra_rows is not None:
                     add_outer_product_inplace(gram, problem.extra_rows.T)
-                coef = self._weights(gram, problem)
+                if keep_inverse:
+                    coef, inverse = closed_form(
+                        gram, problem, problem.correlation, keep_inverse=True
+                    )
+                else:
+                    coef = self._weights(gram, problem)
         except NotPositiveDefiniteError as exc:
             raise ValueError(explain_failure(problem)) from exc
-        return check_finite_weights(coef)
+        coef = check_finite_weights(coef)
+        return (coef, inverse) if keep_inverse else coef
 
     def _weights(self, gram, problem):
         """The closed form of ``problem`` from its host Gram matrix ``gram``."""
         return closed_form(gram, problem, problem.correlation)
 
 
-def closed_form(gram, problem, correlation, ops=linalg.NumpyOps):
+def closed_form(gram, problem, correlation, ops=linalg.NumpyOps, keep_inverse=False):
     """:func:`~sklearn_l3ae._core.closed_forms.l3ae_weights` of ``problem``
     on ``gram`` (overwritten), with the matrix operations ``ops``."""
     return l3ae_weights(
@@ -127,4 +141,5 @@ def closed_form(gram, problem, correlation, ops=linalg.NumpyOps):
         xi=problem.xi,
         emphasis=problem.emphasis,
         ops=ops,
+        keep_inverse=keep_inverse,
     )

@@ -57,6 +57,15 @@ memory_limit : "auto", int or None, default="auto"
     allocated.  ``"auto"`` is the memory available at that moment (the
     kernel's ``MemAvailable`` and the cgroup limits); ``None`` skips the
     check.""",
+    "keep_inverse": """\
+keep_inverse : bool, default=False
+    Keep what exact incremental updates need: the inverse ``P = (XᵀX +
+    Λ)⁻¹`` the weights come from (one more dense n_items x n_items array,
+    counted by the memory plan and stored by :func:`~sklearn_l3ae.save`) and
+    the training interactions (sparse).  Then :meth:`partial_fit` takes new
+    users or interactions and :meth:`add_items` new items in O(n_items²·r)
+    instead of a refit.  Dense fits on the host only (not with
+    ``n_neighbors`` or ``device``).  See :doc:`/incremental`.""",
     "n_neighbors": """\
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
@@ -126,6 +135,17 @@ item_norm : float >= 0, default=0.0
     ``diag(W) = 0``: weights towards popular items shrink, towards rare
     ones grow.  0 is off.""",
     # ---------------------------------------------------------- attributes
+    "incremental_attributes": """\
+inverse_ : ndarray of shape (n_items, n_items)
+    With ``keep_inverse``: ``P = (XᵀX + Λ)⁻¹`` of every interaction seen.
+interactions_ : csr_array of shape (`n_samples_seen_`, n_items)
+    With ``keep_inverse``: the training interactions, rows in the order
+    fitted and added (:meth:`partial_fit`'s ``users`` index them).
+inverse_residual_, factorization_residual_ : float
+    With ``keep_inverse``: the measured relative residual of ``inverse_``
+    now and right after its last factorization.
+n_updates_ : int
+    With ``keep_inverse``: updates since the last factorization.""",
     "semantic_": """\
 semantic_ : estimator or None
     The fitted clone of ``semantic`` (``None`` without item data).""",

@@ -7,11 +7,12 @@ from sklearn.utils._param_validation import Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
+from ._incremental import INCREMENTAL_CONSTRAINTS, IncrementalMixin
 from ._item_item import DAN_CONSTRAINTS, SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
 
 
 @fill_doc
-class EASERecommender(SolvedItemItemRecommender):
+class EASERecommender(IncrementalMixin, SolvedItemItemRecommender):
     """EASE item-item recommender, in closed form.
 
     Learns ``B = argmin ||X − XB||² + λ||B||²  s.t. diag(B) = 0``, i.e.
@@ -29,6 +30,7 @@ class EASERecommender(SolvedItemItemRecommender):
         float32 (the error then says so).
     {n_neighbors}
     {recommender_parameters}
+    {keep_inverse}
     {n_jobs}
     {device}
     {dan}
@@ -38,6 +40,7 @@ class EASERecommender(SolvedItemItemRecommender):
     coef_ : {ndarray, csr_array} of shape (n_items, n_items)
         Item-item weights ``B``, zero diagonal; sparse with ``n_neighbors``.
     {recommender_attributes}
+    {incremental_attributes}
 
     See Also
     --------
@@ -71,6 +74,7 @@ class EASERecommender(SolvedItemItemRecommender):
         **SolvedItemItemRecommender._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
         **DAN_CONSTRAINTS,
+        **INCREMENTAL_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dtype": "no_validation",
     }
@@ -85,6 +89,7 @@ class EASERecommender(SolvedItemItemRecommender):
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        keep_inverse=False,
         n_jobs=None,
         device=None,
         user_norm=0.0,
@@ -97,6 +102,7 @@ class EASERecommender(SolvedItemItemRecommender):
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.keep_inverse = keep_inverse
         self.n_jobs = n_jobs
         self.device = device
         self.user_norm = user_norm

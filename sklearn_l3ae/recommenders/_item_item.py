@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._core import torch_ops
 from .._core.closed_forms import LowRankCorrelation
 from .._core.memory import MemoryEstimate, check_memory
-from .._core.normalization import dan_item_rescale, dan_row_scale
+from .._core.normalization import dan_item_rescale, dan_scaled_rows
 from .._core.ranking import SparseScores, mask_seen_inplace, rank_rows
 from .._core.validation import check_k, ndim_or_none
 from .._solvers import select_solver, with_support_alternative
@@ -400,21 +400,24 @@ class SolvedItemItemRecommender(ItemItemRecommender):
         if not beta:
             return problem
         X = problem.X
-        scale = dan_row_scale(np.asarray(X.sum(axis=1)).ravel(), beta)
-        scale = scale.astype(X.dtype)
-        if sparse.issparse(X):
-            scaled = sparse.csr_array(sparse.diags_array(scale) @ X)
-        else:
-            scaled = np.asarray(X) * scale[:, None]
+        scaled = dan_scaled_rows(X, beta)
         emphasis = None
         if problem.dropout:
             squares = X.multiply(X) if sparse.issparse(X) else np.square(X)
             emphasis = np.asarray(squares.sum(axis=0), dtype=np.float64).ravel()
         return dataclasses.replace(problem, X=scaled, emphasis=emphasis)
 
+    def _fit_problem(self, X, item_side):
+        """The problem a fit on ``X`` solves: the model's, DAN-normalized."""
+        return self._normalized_problem(self._problem(X, item_side))
+
+    def _check_incremental_solver(self, solver):
+        """Refuse options the solver cannot run (see ``keep_inverse``)."""
+
     def _plan_fit(self, X):
-        problem = self._normalized_problem(self._problem(X, None))
+        problem = self._fit_problem(X, None)
         solver = self._solver()
+        self._check_incremental_solver(solver)
         solver.check(problem)
         plan = solver.plan(problem, type(self).__name__)
         if "n_neighbors" in self.get_params(deep=False) and solver.name == "dense":
@@ -422,15 +425,19 @@ class SolvedItemItemRecommender(ItemItemRecommender):
         return plan
 
     def _fit(self, X, item_side):
-        coef = self._solve(self._normalized_problem(self._problem(X, item_side)))
+        coef = self._solve(self._fit_problem(X, item_side), X)
         alpha = getattr(self, "item_norm", 0.0)
         if alpha:  # DAN's item normalization, on the raw item counts
             counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
             coef = dan_item_rescale(coef, counts, alpha)
         self.coef_ = coef
 
-    def _solve(self, problem):
+    def _solve(self, problem, X=None):
         """Check (again: phase 1 may have filled the problem in) and solve."""
         solver = self._solver()
         solver.check(problem)
+        return self._solve_fit(X, problem, solver)
+
+    def _solve_fit(self, X, problem, solver):
+        """The weights of ``problem`` (fitted on ``X``) from ``solver``."""
         return solver.solve(problem)

@@ -148,6 +148,13 @@ class SemanticCorrelationMixin:
             return None
         validate_phase_one(semantic)
         semantic.fit(item_data)
+        return self._correlation_of(semantic, n_items)
+
+    def _correlation_of(self, semantic, n_items):
+        """``C`` of a fitted phase 1 as phase 2 uses it (None without one)."""
+        if semantic is None:
+            return None
+        dtype = check_float_dtype(self.dtype)
         correlation = correlation_of(semantic, n_items, dtype)
         if isinstance(correlation, LowRankCorrelation) and not (
             self._structured_correlation

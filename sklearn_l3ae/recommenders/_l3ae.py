@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
+from ._incremental import INCREMENTAL_CONSTRAINTS, IncrementalMixin
 from ._item_item import (
     DAN_CONSTRAINTS,
     SEMANTIC_SUPPORT_CONSTRAINTS,
@@ -17,7 +18,9 @@ from ._item_side import SemanticCorrelationMixin
 
 
 @fill_doc
-class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
+class L3AERecommender(
+    SemanticCorrelationMixin, IncrementalMixin, SolvedItemItemRecommender
+):
     """L3AE: LLM-enhanced linear autoencoder recommender.
 
     Phase 1 turns item texts (or embeddings) into a semantic item-item
@@ -75,6 +78,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
     {semantic_share}
     {neighbor_search}
     {recommender_parameters}
+    {keep_inverse}
     {n_jobs}
     {device}
     {dan}
@@ -86,6 +90,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         with ``n_neighbors``.
     {semantic_}
     {recommender_attributes}
+    {incremental_attributes}
 
     See Also
     --------
@@ -136,6 +141,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         **SolvedItemItemRecommender._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
         **DAN_CONSTRAINTS,
+        **INCREMENTAL_CONSTRAINTS,
         **SEMANTIC_SUPPORT_CONSTRAINTS,
         "semantic": [HasMethods(["fit"]), None],
         "item_texts": ["array-like", None],
@@ -165,6 +171,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        keep_inverse=False,
         n_jobs=None,
         device=None,
         user_norm=0.0,
@@ -185,6 +192,7 @@ class L3AERecommender(SemanticCorrelationMixin, SolvedItemItemRecommender):
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.keep_inverse = keep_inverse
         self.n_jobs = n_jobs
         self.device = device
         self.user_norm = user_norm

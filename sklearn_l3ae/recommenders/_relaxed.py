@@ -25,13 +25,14 @@ from sklearn.utils._param_validation import Interval
 
 from .._solvers import ItemWeightsProblem
 from ._docs import fill_doc
+from ._incremental import INCREMENTAL_CONSTRAINTS, IncrementalMixin
 from ._item_item import DAN_CONSTRAINTS, SUPPORT_CONSTRAINTS, SolvedItemItemRecommender
 
 _DROPOUT = Interval(Real, 0, 1, closed="left")
 _XI = Interval(Real, 0, None, closed="left")
 
 
-class _RelaxedLinearAutoencoder(SolvedItemItemRecommender):
+class _RelaxedLinearAutoencoder(IncrementalMixin, SolvedItemItemRecommender):
     """The problem of the RLAE / DLAE / RDLAE estimators.
 
     Subclasses say which ``(dropout, xi)`` their parameters mean through
@@ -81,6 +82,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Upper bound ξ on ``diag(B)``; ``None`` for none.
     {n_neighbors}
     {recommender_parameters}
+    {keep_inverse}
     {n_jobs}
     {device}
     {dan}
@@ -91,6 +93,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         Item-item weights ``B``; its diagonal is at most ξ; sparse with
         ``n_neighbors``.
     {recommender_attributes}
+    {incremental_attributes}
 
     See Also
     --------
@@ -128,6 +131,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         **_RelaxedLinearAutoencoder._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
         **DAN_CONSTRAINTS,
+        **INCREMENTAL_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
@@ -146,6 +150,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        keep_inverse=False,
         n_jobs=None,
         device=None,
         user_norm=0.0,
@@ -160,6 +165,7 @@ class RDLAERecommender(_RelaxedLinearAutoencoder):
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.keep_inverse = keep_inverse
         self.n_jobs = n_jobs
         self.device = device
         self.user_norm = user_norm
@@ -188,6 +194,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         Upper bound ξ on ``diag(B)``; ``None`` for none.
     {n_neighbors}
     {recommender_parameters}
+    {keep_inverse}
     {n_jobs}
     {device}
     {dan}
@@ -198,6 +205,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         Item-item weights ``B``; its diagonal is at most ξ; sparse with
         ``n_neighbors``.
     {recommender_attributes}
+    {incremental_attributes}
 
     See Also
     --------
@@ -229,6 +237,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         **_RelaxedLinearAutoencoder._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
         **DAN_CONSTRAINTS,
+        **INCREMENTAL_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "xi": [_XI, None],
         "dtype": "no_validation",
@@ -245,6 +254,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        keep_inverse=False,
         n_jobs=None,
         device=None,
         user_norm=0.0,
@@ -258,6 +268,7 @@ class RLAERecommender(_RelaxedLinearAutoencoder):
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.keep_inverse = keep_inverse
         self.n_jobs = n_jobs
         self.device = device
         self.user_norm = user_norm
@@ -290,6 +301,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         free, ``0`` (EDLAE) forbids them.
     {n_neighbors}
     {recommender_parameters}
+    {keep_inverse}
     {n_jobs}
     {device}
     {dan}
@@ -300,6 +312,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         Item-item weights ``B``; zero diagonal with ``xi=0``; sparse with
         ``n_neighbors``.
     {recommender_attributes}
+    {incremental_attributes}
 
     See Also
     --------
@@ -329,6 +342,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         **_RelaxedLinearAutoencoder._parameter_constraints,
         **SUPPORT_CONSTRAINTS,
         **DAN_CONSTRAINTS,
+        **INCREMENTAL_CONSTRAINTS,
         "reg": [Interval(Real, None, None, closed="neither")],
         "dropout": [_DROPOUT],
         "xi": [_XI, None],
@@ -347,6 +361,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         dtype=np.float32,
         batch_size=None,
         memory_limit="auto",
+        keep_inverse=False,
         n_jobs=None,
         device=None,
         user_norm=0.0,
@@ -361,6 +376,7 @@ class DLAERecommender(_RelaxedLinearAutoencoder):
         self.dtype = dtype
         self.batch_size = batch_size
         self.memory_limit = memory_limit
+        self.keep_inverse = keep_inverse
         self.n_jobs = n_jobs
         self.device = device
         self.user_norm = user_norm
