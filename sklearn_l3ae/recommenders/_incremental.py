@@ -236,6 +236,21 @@ class IncrementalMixin(ItemAdditionMixin):
         -------
         self : object
             The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.base import clone
+        >>> from sklearn_l3ae import EASERecommender
+        >>> X = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 1]])
+        >>> new_users = np.array([[1, 1, 1, 0], [0, 0, 1, 1]])
+        >>> model = EASERecommender(reg=1.0, dtype=np.float64, keep_inverse=True)
+        >>> model = model.fit(X).partial_fit(new_users)
+        >>> refit = clone(model).fit(np.vstack([X, new_users]))
+        >>> bool(np.allclose(model.coef_, refit.coef_, rtol=1e-10, atol=1e-12))
+        True
+        >>> model.n_samples_seen_
+        5
         """
         if not hasattr(self, "coef_"):
             if users is not None:

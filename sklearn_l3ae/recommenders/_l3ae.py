@@ -108,12 +108,15 @@ class L3AERecommender(
 
     **Items added after fit.**  ``B`` has one row and one column per item
     column of the training ``X``; scoring input with more columns is
-    refused.  To recommend a new item, refit with its text added to
-    ``item_texts`` (and its label to ``item_ids``) and a column, empty if it
-    has no interactions yet, added to ``X``.  Phase 1 is cheap to redo (the
-    :class:`SentenceEncoder` cache encodes only the new text), and phase 2
-    is one factorization.  There is no approximate extension of a fitted
-    ``B``: a new item also changes the weights of the existing ones.
+    refused.  A model fitted with ``keep_inverse=True`` takes new items
+    exactly with :meth:`add_items` (their interactions, texts or
+    embeddings, and labels): the result equals a refit with the new
+    columns, at O(n_items²·k) instead of a factorization, and phase 1 is
+    refitted on the kept embeddings plus the new ones (no old text is
+    encoded again).  Without it, refit with the new texts added to
+    ``item_texts`` (and labels to ``item_ids``) and the new columns, empty
+    if nobody has seen them yet, added to ``X``; the :class:`SentenceEncoder`
+    cache encodes only the new texts.  See :doc:`/incremental`.
 
     References
     ----------

@@ -64,6 +64,26 @@ class ItemAdditionMixin:
         -------
         self : object
             The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_l3ae import L3AERecommender
+        >>> X = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
+        >>> F = np.array([[1.0, 0.0], [0.8, 0.2], [0.0, 1.0]])
+        >>> model = L3AERecommender(
+        ...     item_embeddings=F, reg_X=1.0, reg_E=5.0, item_ids=["a", "b", "c"],
+        ...     keep_inverse=True,
+        ... ).fit(X)
+        >>> nobody_yet = np.zeros((4, 1))  # a new item without interactions
+        >>> model = model.add_items(
+        ...     nobody_yet, item_embeddings=[[0.9, 0.1]], item_ids=["d"]
+        ... )
+        >>> model.item_ids_
+        array(['a', 'b', 'c', 'd'], dtype='<U1')
+        >>> scores = model.decision_function([[1, 0, 0, 0], [0, 0, 1, 0]])
+        >>> bool(scores[0, 3] > 0 > scores[1, 3])  # "d" is close to "a" by text
+        True
         """
         self._require_inverse("add_items")
         owner = type(self).__name__
@@ -82,33 +102,44 @@ class ItemAdditionMixin:
         labels = self._new_labels(item_ids, k)
         semantic, params = self._extended_phase_one(item_texts, item_embeddings, k)
         if getattr(self, "item_ids", None) is not None:
-            params["item_ids"] = list(self.item_ids) + list(labels[n:])
+            params["item_ids"] = list(self.item_ids) + labels[n:].tolist()
         interactions = sparse.hstack([self.interactions_, Y], format="csr")
         self._check_item_memory(n + k)
         correlation = self._correlation_of(semantic, n + k) if semantic else None
         state = dict(vars(self))
+        # The old B is held here only until the larger P exists (see _extend);
+        # after that a failure forms it again from the old P, which is kept.
+        held = [state.pop("coef_")]
         try:
             self._set_items(n + k, labels, semantic)
             beta = getattr(self, "user_norm", 0.0)
             if beta and Y.nnz:
                 self._refactor(interactions, correlation, required=True)
             else:
-                self._extend(interactions, Y, correlation)
+                self._extend(interactions, Y, correlation, held)
             self._record_rows(interactions)
             self.set_params(**params)
         except BaseException:
             vars(self).clear()
             vars(self).update(state)
+            if held:
+                self.coef_ = held[0]
+            else:
+                P = self.inverse_
+                problem = self._problem_of(self.interactions_, self._correlation())
+                self.coef_ = self._form_weights(
+                    np.empty_like(P), P, problem, self.interactions_
+                )
             raise
         return self
 
-    def _extend(self, interactions, Y, correlation):
+    def _extend(self, interactions, Y, correlation, held):
         problem = self._problem_of(interactions, correlation)
         beta = getattr(self, "user_norm", 0.0)
         X_old = dan_scaled_rows(self.interactions_, beta)
-        Y_scaled = dan_scaled_rows(
-            Y, beta
-        )  # Y is empty when beta: rows keep their sums
+        # With user_norm, Y is empty here (else add_items refits): the users'
+        # row sums, hence their weights, are unchanged.
+        Y_scaled = dan_scaled_rows(Y, beta)
         new_penalty = np.broadcast_to(
             self._penalty(problem, interactions), (interactions.shape[1],)
         )[X_old.shape[1] :]
@@ -121,7 +152,8 @@ class ItemAdditionMixin:
         except NotPositiveDefiniteError as exc:
             raise ValueError(explain_failure(problem)) from exc
         # B from the larger P: the old B is let go first (peak: the old and
-        # new P and the new B); the caller's state still restores it.
+        # new P and the new B); on failure add_items forms it from the old P.
+        held.clear()
         self.coef_ = None
         self.coef_ = self._form_weights(
             np.empty_like(inverse), inverse, problem, interactions
