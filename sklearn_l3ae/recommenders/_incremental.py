@@ -23,8 +23,14 @@ from .._core.incremental import (
     inverse_residual,
     low_rank_update_inplace,
 )
-from .._core.linalg import NotPositiveDefiniteError
-from .._core.memory import MemoryLimitError, check_plan, format_bytes
+from .._core.linalg import _BLOCK_BYTES, NotPositiveDefiniteError
+from .._core.memory import (
+    MemoryEstimate,
+    MemoryLimitError,
+    check_memory,
+    check_plan,
+    format_bytes,
+)
 from .._core.normalization import dan_item_rescale, dan_scaled_rows
 from .._core.validation import item_popularity
 from .._solvers import check_finite_weights
@@ -313,6 +319,7 @@ class IncrementalMixin(ItemAdditionMixin):
         weights = np.concatenate(weights)
         keep = np.diff(V.indptr) > 0
         V, weights = V[keep], weights[keep]
+        self._check_update_memory(V.shape[0])
         state = dict(vars(self))
         if V.shape[0] > _REFACTOR_RANK_SHARE * interactions.shape[1] and self._refactor(
             interactions, correlation, required=False
@@ -338,6 +345,22 @@ class IncrementalMixin(ItemAdditionMixin):
                 old_problem = self._problem_of(old, correlation)
                 self._form_weights(self.coef_, P, old_problem, old)
             raise
+
+    def _check_update_memory(self, rank):
+        """Refuse a row update whose O(n·m) temporaries exceed the budget."""
+        n, itemsize = self.n_features_in_, self.inverse_.dtype.itemsize
+        estimate = MemoryEstimate(
+            f"Updating {type(self).__name__} by {rank} rows",
+            (
+                (f"{rank} x {n} update factors", rank * n * (2 * itemsize + 16)),
+                ("row blocks", 2 * min(_BLOCK_BYTES, n * n * itemsize)),
+            ),
+        )
+        check_memory(
+            estimate,
+            self.memory_limit,
+            advice=["call partial_fit with fewer rows at a time"],
+        )
 
     def _record_rows(self, interactions):
         self.interactions_ = interactions
