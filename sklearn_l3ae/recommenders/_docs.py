@@ -64,8 +64,10 @@ keep_inverse : bool, default=False
     counted by the memory plan and stored by :func:`~sklearn_l3ae.save`) and
     the training interactions (sparse).  Then :meth:`partial_fit` takes new
     users or interactions and :meth:`add_items` new items in O(n_items²·r)
-    instead of a refit.  Dense fits on the host only (not with
-    ``n_neighbors`` or ``device``).  See :doc:`/incremental`.""",
+    instead of a refit.  With ``n_neighbors`` there is no inverse: the
+    supports are kept, and :meth:`partial_fit` solves again the columns
+    that hold a changed item.  Not with ``device``.  See
+    :doc:`/incremental`.""",
     "n_neighbors": """\
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
@@ -144,6 +146,9 @@ interactions_ : csr_array of shape (`n_samples_seen_`, n_items)
 inverse_residual_, factorization_residual_ : float
     With ``keep_inverse``: the measured relative residual of ``inverse_``
     now and right after its last factorization.
+supports_ : ndarray of shape (n_items, n_neighbors)
+    With ``keep_inverse`` and ``n_neighbors``: each column's support
+    ``S_j`` (``-1`` padded), instead of ``inverse_`` and the residuals.
 n_updates_ : int
     With ``keep_inverse``: updates since the last factorization.""",
     "semantic_": """\

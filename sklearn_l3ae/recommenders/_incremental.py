@@ -72,13 +72,16 @@ class IncrementalMixin(ItemAdditionMixin):
         problem = super()._fit_problem(X, item_side)
         if not self._keeps_inverse():
             return problem
-        # P is kept beside B, and a CSR copy of X.
-        nbytes = int(X.nnz) * (X.dtype.itemsize + 4) if sparse.issparse(X) else 0
-        nbytes = nbytes or np.count_nonzero(X) * (X.dtype.itemsize + 4)
+        # A CSR copy of X, and P beside B (dense) or the supports (sparse).
+        nbytes = int(X.nnz) if sparse.issparse(X) else int(np.count_nonzero(X))
+        nbytes = nbytes * (X.dtype.itemsize + 4) + (X.shape[0] + 1) * 8
+        n_neighbors = getattr(self, "n_neighbors", None)
+        if n_neighbors is not None:
+            nbytes += X.shape[1] * min(n_neighbors, X.shape[1]) * 4
         return _replace(
             problem,
-            extra_square=problem.extra_square + 1,
-            side_bytes=problem.side_bytes + nbytes + (X.shape[0] + 1) * 8,
+            extra_square=problem.extra_square + int(n_neighbors is None),
+            side_bytes=problem.side_bytes + nbytes,
         )
 
     def _keeps_inverse(self):
@@ -86,47 +89,61 @@ class IncrementalMixin(ItemAdditionMixin):
         return self.keep_inverse or getattr(self, "_first_partial_fit", False)
 
     def _check_incremental_solver(self, solver):
-        if self._keeps_inverse() and not hasattr(solver, "solve_with_inverse"):
+        if not self._keeps_inverse():
+            return
+        what = (
+            "Keeping what partial_fit needs (keep_inverse=True, or a first partial_fit)"
+        )
+        if getattr(self, "device", None) is not None:
             raise ValueError(
-                f"Keeping the inverse for partial_fit (keep_inverse=True, or a "
-                f"first partial_fit) needs the dense exact fit on the host: "
-                f"{type(self).__name__} with n_neighbors={self.n_neighbors!r} "
-                "runs the support-constrained solver, which keeps no inverse "
-                "(partial_fit of n_neighbors models is not supported yet); set "
-                "n_neighbors=None, or keep_inverse=False and refit."
+                f"{what} keeps P on the host and updates it with NumPy; it does "
+                f"not run with device={self.device!r}. Use device=None for a "
+                "model you will update with partial_fit."
             )
-        if self._keeps_inverse() and getattr(self, "device", None) is not None:
+        if hasattr(solver, "solve_with_supports") and getattr(self, "item_norm", 0):
             raise ValueError(
-                f"Keeping the inverse for partial_fit (keep_inverse=True, or a "
-                f"first partial_fit) keeps P on the host and updates it with "
-                f"NumPy; it does not run with device={self.device!r}. Use "
-                "device=None for a model you will update with partial_fit."
+                f"{what} with n_neighbors does not support DAN's item_norm "
+                f"(={self.item_norm!r}) yet: the sparse weights it rescales are "
+                "not kept. Use item_norm=0, or n_neighbors=None."
             )
 
     def _solve_fit(self, X, problem, solver):
         if not self._keeps_inverse():
             return super()._solve_fit(X, problem, solver)
-        coef, inverse = solver.solve_with_inverse(problem)
-        self.inverse_ = inverse
         self.interactions_ = sparse.csr_array(X, copy=True)
         self.interactions_.sum_duplicates()
+        self.n_updates_ = 0
+        if hasattr(solver, "solve_with_supports"):
+            coef, self.supports_ = solver.solve_with_supports(problem)
+            return coef
+        coef, inverse = solver.solve_with_inverse(problem)
+        self.inverse_ = inverse
         penalty = self._penalty(problem, self.interactions_)
         residual = inverse_residual(inverse, problem.X, penalty)
         self.inverse_residual_ = self.factorization_residual_ = residual
-        self.n_updates_ = 0
         return coef
 
     # ------------------------------------------------------------ helpers
 
-    def _require_inverse(self, what):
+    def _require_inverse(self, what, *, sparse_ok=True):
+        owner = type(self).__name__
+        if sparse_ok and getattr(self, "supports_", None) is not None:
+            return
+        if getattr(self, "supports_", None) is not None:
+            raise ValueError(
+                f"{owner}.{what} needs the dense fit: a model with "
+                f"n_neighbors={self.n_neighbors!r} has no inverse to extend, and "
+                "new items need their own supports. Refit with the new columns."
+            )
         if getattr(self, "inverse_", None) is None:
             n = self.n_features_in_
             size = format_bytes(n * n * np.dtype(self.coef_.dtype).itemsize)
             raise ValueError(
-                f"{type(self).__name__}.{what} needs the inverse "
-                "P = (XᵀX + Λ)⁻¹ kept at fit time, which this model was not "
-                f"fitted with: set keep_inverse=True and fit again (it keeps one "
-                f"more {n} x {n} array, {size}, and the training interactions)."
+                f"{owner}.{what} needs the inverse P = (XᵀX + Λ)⁻¹ kept at fit "
+                "time (the supports, for n_neighbors models), which this model "
+                "was not fitted with: set keep_inverse=True and fit again (a "
+                f"dense model keeps one more {n} x {n} array, {size}, and the "
+                "training interactions)."
             )
 
     def _problem_of(self, interactions, correlation):
@@ -271,7 +288,7 @@ class IncrementalMixin(ItemAdditionMixin):
             finally:
                 del self._first_partial_fit
         self._require_inverse("partial_fit")
-        dtype = self.inverse_.dtype
+        dtype = np.dtype(self.coef_.dtype)
         X = sparse.csr_array(
             self._validate_interactions(X, reset=False, dtype=dtype), dtype=dtype
         )
@@ -298,6 +315,8 @@ class IncrementalMixin(ItemAdditionMixin):
     def _update_rows(self, interactions, new_rows, old_rows, old):
         correlation = self._correlation()
         problem = self._problem_of(interactions, correlation)
+        if getattr(self, "supports_", None) is not None:
+            return self._update_support_rows(problem, interactions, new_rows)
         beta = getattr(self, "user_norm", 0.0)
         parts = [dan_scaled_rows(new_rows, beta)]
         weights = [np.ones(new_rows.shape[0])]
@@ -362,6 +381,24 @@ class IncrementalMixin(ItemAdditionMixin):
             advice=["call partial_fit with fewer rows at a time"],
         )
 
+    def _update_support_rows(self, problem, interactions, new_rows):
+        """Solve again the columns whose systems hold a changed item.
+
+        An item is changed when a changed row has it: its entries of
+        ``XᵀX`` (and its dropout penalty) moved, and with DAN's user_norm
+        every item of a changed row is.  Column ``j``'s system is on
+        ``{j} ∪ S_j``; the supports themselves are kept.
+        """
+        changed = np.zeros(interactions.shape[1], dtype=bool)
+        changed[np.unique(new_rows.indices)] = True
+        supports = self.supports_
+        touched = changed[np.maximum(supports, 0)] & (supports >= 0)
+        columns = np.flatnonzero(changed | touched.any(axis=1))
+        coef = self._solver().resolve(problem, supports, columns, self.coef_)
+        self.coef_ = coef
+        self._record_rows(interactions)
+        self.n_updates_ += 1
+
     def _record_rows(self, interactions):
         self.interactions_ = interactions
         self.item_popularity_ = item_popularity(interactions)
@@ -376,11 +413,15 @@ class IncrementalMixin(ItemAdditionMixin):
 
     def _check_fitted_state(self):
         super()._check_fitted_state()
+        supports = getattr(self, "supports_", None)
         inverse = getattr(self, "inverse_", None)
-        if inverse is None:
+        if inverse is None and supports is None:
             return
         n = self.n_features_in_
-        check_state_array("inverse_", self, (n, n))
+        if supports is not None:
+            check_state_array("supports_", self, (n, supports.shape[1]))
+        else:
+            check_state_array("inverse_", self, (n, n))
         interactions = getattr(self, "interactions_", None)
         if not sparse.issparse(interactions) or interactions.shape != (
             self.n_samples_seen_,

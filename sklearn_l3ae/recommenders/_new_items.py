@@ -85,7 +85,7 @@ class ItemAdditionMixin:
         >>> bool(scores[0, 3] > 0 > scores[1, 3])  # "d" is close to "a" by text
         True
         """
-        self._require_inverse("add_items")
+        self._require_inverse("add_items", sparse_ok=False)
         owner = type(self).__name__
         dtype = self.inverse_.dtype
         Y = check_array(X, accept_sparse="csr", dtype=dtype, input_name="X")
