@@ -15,6 +15,10 @@ up to ``--compare-every-step`` items every step is also compared with its
 own refit, above it only the final state.  ``max rel diff`` is
 ``max |B − B_refit| / max |B_refit|``.
 
+The sparse table: ``partial_fit`` of an ``n_neighbors`` model
+(``--sparse-items``, ``--sparse-neighbors``): the share of columns of ``B``
+that changed and the time against a refit.
+
 The drift table: ``--drift-steps`` successive ``partial_fit`` calls of
 ``--drift-users`` users each on a ``--drift-items`` catalogue, in float32
 and float64, then compared with a refit; ``inverse_residual_`` and whether
@@ -188,6 +192,37 @@ def zipf_rows(n_rows, n_items, seed, mean_items_per_user=40, exponent=0.8):
     return X
 
 
+def run_sparse(n_items, n_neighbors, dim, users_steps):
+    """partial_fit of an n_neighbors model: columns solved again, vs a refit."""
+    X = zipf_interactions(2 * n_items, n_items, seed=n_items)
+    F = unit_embeddings(n_items, dim, seed=n_items)
+    model = make_model(F).set_params(n_neighbors=n_neighbors)
+    fit_seconds, _ = measured(lambda: model.fit(X))
+    rows = []
+    for number, size in enumerate(users_steps):
+        new = zipf_rows(size, n_items, 20_000 + number)
+        before = model.coef_
+        seconds, peak = measured(lambda new=new: model.partial_fit(new))
+        changed = np.diff(sparse.csc_array(model.coef_ - before).indptr) > 0
+        rows.append(
+            {
+                "n_items": n_items,
+                "n_neighbors": n_neighbors,
+                "step": f"partial_fit +{size} users",
+                "seconds": seconds,
+                "peak_gib": peak / GIB,
+                "columns_changed": float(changed.mean()),
+            }
+        )
+        print(f"sparse {rows[-1]}", flush=True)
+    fresh = make_model(F, keep_inverse=False).set_params(n_neighbors=n_neighbors)
+    refit_seconds, _ = measured(lambda: fresh.fit(model.interactions_))
+    for row in rows:
+        row["refit_seconds"] = refit_seconds
+        row["fit_seconds"] = fit_seconds
+    return rows
+
+
 def run_drift(n_items, dim, steps, users):
     rows = []
     for dtype in (np.float32, np.float64):
@@ -241,6 +276,25 @@ def report(results):
             f"{'' if 'residual' not in row else format(row['residual'], '.1e')} | "
             f"{'' if diff is None else format(diff, '.1e')} |"
         )
+    if results["sparse"]:
+        lines += [
+            "",
+            "## Support-constrained models (n_neighbors)",
+            "",
+            "Columns whose system holds an item of a new row are solved again on "
+            "the kept supports; the refit also searches the supports anew.",
+            "",
+            "| n_items | n_neighbors | step | seconds | refit seconds | × refit "
+            "| columns changed |",
+            "|---:|---:|---|---:|---:|---:|---:|",
+        ]
+        for row in results["sparse"]:
+            lines.append(
+                f"| {row['n_items']:,} | {row['n_neighbors']} | {row['step']} | "
+                f"{row['seconds']:.2f} | {row['refit_seconds']:.2f} | "
+                f"{row['seconds'] / row['refit_seconds']:.3f} | "
+                f"{100 * row['columns_changed']:.1f} % |"
+            )
     lines += [
         "",
         "## Drift after many updates",
@@ -267,17 +321,24 @@ def main():
     parser.add_argument("--drift-items", type=int, default=5000)
     parser.add_argument("--drift-steps", type=int, default=100)
     parser.add_argument("--drift-users", type=int, default=10)
+    parser.add_argument("--sparse-items", type=int, default=50000)
+    parser.add_argument("--sparse-neighbors", type=int, default=128)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a try")
     args = parser.parse_args()
     users_steps, item_steps = [10, 100, 1000], [10, 100]
     if args.quick:
         args.sizes, args.drift_items, args.drift_steps = [2000], 1000, 20
-    results = {"dim": args.dim, "sizes": [], "drift": []}
+        args.sparse_items = 3000
+    results = {"dim": args.dim, "sizes": [], "drift": [], "sparse": []}
     for n_items in args.sizes:
         results["sizes"] += run_size(
             n_items, args.dim, args.compare_every_step, users_steps, item_steps
         )
         gc.collect()
+    if args.sparse_items:
+        results["sparse"] = run_sparse(
+            args.sparse_items, args.sparse_neighbors, args.dim, [10, 100]
+        )
     results["drift"] = run_drift(
         args.drift_items, args.dim, args.drift_steps, args.drift_users
     )

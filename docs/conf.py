@@ -67,3 +67,15 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path = []
+
+
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated ``set_*_request`` methods (e.g.
+    ``set_partial_fit_request``): scikit-learn documents them."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_requests)

@@ -287,8 +287,7 @@ def l3ae_weights(
         or :class:`~._torch.TorchOps` when ``gram`` is a torch tensor.
     keep_inverse : bool, default=False
         Also return ``P``: ``gram`` then holds ``P`` and ``B`` is a new
-        array (NumPy only), for the incremental updates of
-        :mod:`~.incremental`.
+        array, for the incremental updates of :mod:`~.incremental`.
 
     Returns
     -------
@@ -304,7 +303,9 @@ def l3ae_weights(
     ops.add_to_diagonal(gram, penalty)
     P = ops.inverse_inplace(gram)
     if keep_inverse:
-        B = weights_from_inverse(P.copy(), penalty, reg_E, correlation, xi=xi)
+        B = weights_from_inverse(
+            ops.copy(P), penalty, reg_E, correlation, xi=xi, ops=ops
+        )
         return B, P
     return weights_from_inverse(P, penalty, reg_E, correlation, xi=xi, ops=ops)
 

@@ -384,5 +384,9 @@ class NumpyOps:
         return np.einsum("ij,ij->i", A, B, dtype=np.float64)
 
     @staticmethod
+    def copy(A):
+        return A.copy()
+
+    @staticmethod
     def inverse_inplace(A):
         return spd_inverse_inplace(A)

@@ -180,6 +180,10 @@ class TorchOps:
         )
 
     @staticmethod
+    def copy(A):
+        return A.clone()
+
+    @staticmethod
     def inverse_inplace(A):
         return spd_inverse_inplace(A)
 

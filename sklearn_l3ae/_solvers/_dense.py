@@ -114,9 +114,7 @@ class DenseSolver:
                 if problem.extra_rows is not None:
                     add_outer_product_inplace(gram, problem.extra_rows.T)
                 if keep_inverse:
-                    coef, inverse = closed_form(
-                        gram, problem, problem.correlation, keep_inverse=True
-                    )
+                    coef, inverse = self._weights(gram, problem, keep_inverse=True)
                 else:
                     coef = self._weights(gram, problem)
         except NotPositiveDefiniteError as exc:
@@ -124,9 +122,12 @@ class DenseSolver:
         coef = check_finite_weights(coef)
         return (coef, inverse) if keep_inverse else coef
 
-    def _weights(self, gram, problem):
-        """The closed form of ``problem`` from its host Gram matrix ``gram``."""
-        return closed_form(gram, problem, problem.correlation)
+    def _weights(self, gram, problem, keep_inverse=False):
+        """The closed form of ``problem`` from its host Gram matrix ``gram``
+        (with ``keep_inverse``: ``(B, P)``)."""
+        return closed_form(
+            gram, problem, problem.correlation, keep_inverse=keep_inverse
+        )
 
 
 def closed_form(gram, problem, correlation, ops=linalg.NumpyOps, keep_inverse=False):

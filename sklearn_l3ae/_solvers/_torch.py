@@ -48,7 +48,7 @@ class TorchSolver(DenseSolver):
         if device.type == "cpu":  # the factor lives beside the Gram matrix
             return self._host_plan(problem, owner, factor_arrays=1)
         host = self._host_plan(problem, owner)
-        n_square = 2 + int(problem.dense_correlation)
+        n_square = 2 + int(problem.dense_correlation) + problem.extra_square
         device_plan = dense_fit_plan(
             f"{owner} on {device}",
             problem.n_items,
@@ -59,11 +59,11 @@ class TorchSolver(DenseSolver):
         check_plan(device_plan, torch_ops.device_free_bytes(device))
         return host
 
-    def solve(self, problem):
+    def _solve(self, problem, keep_inverse):
         """As the dense solver (same Gram matrix, same failure messages); an
         out-of-memory on the device becomes a MemoryLimitError."""
         try:
-            return super().solve(problem)
+            return super()._solve(problem, keep_inverse)
         except RuntimeError as exc:
             if not torch_ops.is_out_of_memory(exc):
                 raise
@@ -79,12 +79,21 @@ class TorchSolver(DenseSolver):
                 limit=torch_ops.device_free_bytes(device),
             ) from None
 
-    def _weights(self, gram, problem):
-        """The closed form on the device; the weights come back as NumPy."""
+    def _weights(self, gram, problem, keep_inverse=False):
+        """The closed form on the device; the weights (and with
+        ``keep_inverse`` the inverse) come back as NumPy."""
         device = self._device()
         correlation = problem.correlation
         if correlation is not None and not isinstance(correlation, LowRankCorrelation):
             correlation = torch_ops.to_tensor(correlation, device, problem.dtype)
         gram = torch_ops.to_tensor(gram, device)
-        coef = closed_form(gram, problem, correlation, ops=torch_ops.TorchOps)
+        coef = closed_form(
+            gram,
+            problem,
+            correlation,
+            ops=torch_ops.TorchOps,
+            keep_inverse=keep_inverse,
+        )
+        if keep_inverse:
+            return tuple(torch_ops.to_numpy(array) for array in coef)
         return torch_ops.to_numpy(coef)

@@ -94,12 +94,6 @@ class IncrementalMixin(ItemAdditionMixin):
         what = (
             "Keeping what partial_fit needs (keep_inverse=True, or a first partial_fit)"
         )
-        if getattr(self, "device", None) is not None:
-            raise ValueError(
-                f"{what} keeps P on the host and updates it with NumPy; it does "
-                f"not run with device={self.device!r}. Use device=None for a "
-                "model you will update with partial_fit."
-            )
         if hasattr(solver, "solve_with_supports") and getattr(self, "item_norm", 0):
             raise ValueError(
                 f"{what} with n_neighbors does not support DAN's item_norm "

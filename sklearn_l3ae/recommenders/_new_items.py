@@ -48,7 +48,7 @@ class ItemAdditionMixin:
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples_seen_, n_new_items)
+        X : {array-like, sparse matrix} of shape (`n_samples_seen_`, n_new_items)
             The training users' interactions with the new items (rows as in
             ``interactions_``); all zero for items nobody has seen yet.
         item_texts : sequence of str, default=None
