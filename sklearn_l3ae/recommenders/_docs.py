@@ -66,8 +66,8 @@ keep_inverse : bool, default=False
     users or interactions and :meth:`add_items` new items in O(n_items²·r)
     instead of a refit.  With ``n_neighbors`` there is no inverse: the
     supports are kept, and :meth:`partial_fit` solves again the columns
-    that hold a changed item.  Not with ``device``.  See
-    :doc:`/incremental`.""",
+    that hold a changed item.  With ``device``, ``P`` comes back to the
+    host and updates run there.  See :doc:`/incremental`.""",
     "n_neighbors": """\
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
