@@ -60,6 +60,10 @@ F64 = np.float64
         RDLAERecommender(reg=1.0, dtype=F64),
         SemanticCorrelation(reg=1.0, dtype=F64),
         AnisotropyControl(reg=1.0),
+        # The torch path (CPU device): the same contract, partial_fit included.
+        EASERecommender(reg=1.0, dtype=F64, device="cpu"),
+        L3AERecommender(reg_X=0.5, reg_E=0.5, dtype=F64, device="cpu"),
+        SemanticCorrelation(reg=1.0, dtype=F64, device="cpu"),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
