@@ -38,8 +38,19 @@ REPO = Path(__file__).resolve().parents[1]
         pd.DataFrame({"User": ["a", "b"], "Item": ["x", "y"], "rating": [5, 3]}),
         [(0, 1), (0, 2), (1, 3)],
         np.array([[0, 1, 5], [0, 2, 3], [1, 3, 4], [2, 1, 1]]),
+        pd.DataFrame({"customerId": [1, 1, 2], "productId": [3, 4, 5]}),
+        pd.DataFrame({"a": [0, 0, 1, 2], "b": [1, 2, 3, 5]}),
+        pd.DataFrame([(0, 1), (0, 2), (1, 3), (2, 5)]),
     ],
-    ids=["frame", "frame with names", "pairs", "triples"],
+    ids=[
+        "frame",
+        "frame with names",
+        "pairs",
+        "triples",
+        "camel-case names",
+        "other names, id values",
+        "frame of pairs",
+    ],
 )
 def test_a_long_table_is_refused_with_the_way_out(X):
     with pytest.raises(ValueError, match=r"interactions_from_frame\(frame"):

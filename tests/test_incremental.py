@@ -58,9 +58,7 @@ def F():
     """Four topics of 30 items each: noisy copies of four orthogonal centres."""
     rng = np.random.default_rng(1)
     centres = 3.0 * np.eye(4, DIM)
-    return centres[np.arange(N_ITEMS) // 30] + 0.3 * rng.standard_normal(
-        (N_ITEMS, DIM)
-    )
+    return centres[np.arange(N_ITEMS) // 30] + 0.3 * rng.standard_normal((N_ITEMS, DIM))
 
 
 def _rows(seed, n_rows, items, per_row=4, n_items=N_ITEMS):
@@ -113,9 +111,7 @@ def _assert_same_model(model, reference, tol):
     assert relative_error(model.inverse_, reference.inverse_) <= tol
     assert (model.interactions_ != reference.interactions_).nnz == 0
     assert model.n_samples_seen_ == reference.n_samples_seen_
-    np.testing.assert_array_equal(
-        model.item_popularity_, reference.item_popularity_
-    )
+    np.testing.assert_array_equal(model.item_popularity_, reference.item_popularity_)
 
 
 def _snapshot(model):
@@ -285,9 +281,7 @@ def test_extend_inverse_matches_the_bordered_inverse(dtype, kind):
     assert result.shape == (n + k, n + k) and result.dtype == dtype
     np.testing.assert_array_equal(P, before)  # a new array; P untouched
     expected = np.linalg.inv(full)
-    assert relative_error(result, expected) <= 100 * _eps(dtype) * np.linalg.cond(
-        full
-    )
+    assert relative_error(result, expected) <= 100 * _eps(dtype) * np.linalg.cond(full)
 
 
 def test_extend_inverse_refuses_a_non_definite_schur_complement():
@@ -346,9 +340,7 @@ def test_new_users_woodbury_equals_refit(name, dtype, X, F):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["dlae", "rdlae", "l3ae-all"])
-def test_dropout_with_many_touched_items_refactors_and_equals_refit(
-    name, dtype, X, F
-):
+def test_dropout_with_many_touched_items_refactors_and_equals_refit(name, dtype, X, F):
     model = _fitted(name, F, X, dtype)
     # 5 users over 40 items: with dropout, 5 + ~40 ranks > n / 4.
     new = _rows(11, 5, np.arange(40), per_row=12)
@@ -403,9 +395,7 @@ def test_dense_and_sparse_new_rows_agree(X, F):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["ease", "dlae", "l3ae-all"])
-def test_more_interactions_of_known_users_equal_refit_on_the_sum(
-    name, dtype, X, F
-):
+def test_more_interactions_of_known_users_equal_refit_on_the_sum(name, dtype, X, F):
     model = _fitted(name, F, X, dtype)
     users = np.array([5, 17, 250, 3])
     more = _rows(15, 4, np.arange(12), per_row=3).toarray()
@@ -696,11 +686,23 @@ def test_add_items_refused_for_n_neighbors_models(X):
         model.add_items(_new_columns(34, 1, 0))
 
 
-def test_keep_inverse_refused_with_a_device(X):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_keep_inverse_with_a_device_updates_on_the_host(dtype, X, F):
+    """The fit runs on the torch device, P comes back beside B (NumPy)."""
     pytest.importorskip("torch")
-    model = EASERecommender(reg=20.0, device="cpu", keep_inverse=True)
-    with pytest.raises(ValueError, match=r"keep_inverse=True.*device='cpu'"):
-        model.fit(X)
+    model = _fitted("l3ae-all", F, X, dtype, device="cpu")
+    assert isinstance(model.inverse_, np.ndarray) and model.inverse_.dtype == dtype
+    host = _fitted("l3ae-all", F, X, dtype)
+    assert relative_error(model.inverse_, host.inverse_) <= TOL[dtype]
+    model.partial_fit(_rows(41, 3, np.arange(10)))
+    model.add_items(
+        _new_columns(42, 2, 2, n_users=N_USERS + 3),
+        item_embeddings=np.random.default_rng(43).standard_normal((2, DIM)),
+    )
+    assert model.n_updates_ == 2
+    _assert_same_model(model, _refit(model), TOL[dtype])
+    host = clone(model).set_params(device=None, keep_inverse=True)
+    _assert_same_model(model, host.fit(model.interactions_), TOL[dtype])
 
 
 @pytest.mark.parametrize("keep_inverse", [False, True])

@@ -13,22 +13,29 @@ from scipy import sparse
 
 from .._core.validation import ndim_or_none
 
-# Column names that say "one row per interaction", not "one column per item".
+# Column names that say "one row per interaction", not "one column per item",
+# compared without case, spaces, "_" or "-" (customerId, "user id", movie_id).
 _LONG_TABLE_COLUMNS = {
     "user",
-    "user_id",
     "userid",
     "users",
+    "uid",
     "customer",
-    "customer_id",
+    "customerid",
+    "visitor",
+    "visitorid",
+    "session",
+    "sessionid",
     "item",
-    "item_id",
     "itemid",
     "items",
+    "iid",
     "product",
-    "product_id",
+    "productid",
+    "sku",
+    "asin",
     "movie",
-    "movie_id",
+    "movieid",
 }
 _HOW_TO_BUILD_X = (
     "build the users x items matrix with "
@@ -51,7 +58,7 @@ def check_interaction_input(X, estimator, *, fitting):
         return
     columns = getattr(X, "columns", None)
     if columns is not None:
-        names = [str(name).strip().lower() for name in columns]
+        names = ["".join(filter(str.isalnum, str(name).lower())) for name in columns]
         named = [
             str(c)
             for c, n in zip(columns, names, strict=True)
@@ -64,6 +71,8 @@ def check_interaction_input(X, estimator, *, fitting):
                 f"items), not a users x items matrix with one column per item; "
                 f"{_HOW_TO_BUILD_X}."
             )
+        if fitting and len(columns) in (2, 3):  # ids under other names
+            _refuse_id_pairs(np.asarray(X), owner)
         return
     dimensions = ndim_or_none(X)
     if isinstance(X, (Number, str, np.generic)):  # an id, not a history
