@@ -57,6 +57,17 @@ def test_a_long_table_becomes_the_sparse_matrix(frame):
     assert (as_dict.X != data.X).nnz == 0
 
 
+def test_a_pyarrow_table_gives_the_same_matrix(frame):
+    # pyarrow comes with the distributed extra, which the dev install has.
+    pyarrow = pytest.importorskip("pyarrow")
+    table = pyarrow.Table.from_pandas(frame)
+    expected = interactions_from_frame(frame, weight_col="rating")
+    data = interactions_from_frame(table, weight_col="rating")
+    assert (data.X != expected.X).nnz == 0
+    np.testing.assert_array_equal(data.user_ids, expected.user_ids)
+    np.testing.assert_array_equal(data.item_ids, expected.item_ids)
+
+
 def test_a_catalogue_orders_the_columns_and_keeps_cold_items(frame):
     catalogue = np.arange(112, 98, -1)  # reversed, with items 98, 99, 110, 111 cold
     data = interactions_from_frame(frame, item_ids=catalogue)

@@ -3,7 +3,7 @@
 A recommender reads a users x items matrix ``X``; interactions usually come
 as a long table, one row per (user, item[, weight]).
 :func:`interactions_from_frame` builds the sparse matrix and the ids of its
-rows and columns from such a table (any frame with columns: pandas, polars,
+rows and columns from such a table (any frame with columns: pandas or
 pyarrow, a dict of arrays), and :func:`recommendations_to_frame` turns
 recommendations back into a long table.  The dataset loaders build their
 matrices with the same functions.
@@ -131,7 +131,7 @@ def interactions_from_frame(
     Parameters
     ----------
     frame : DataFrame or mapping of columns
-        A pandas, polars or pyarrow table, or a dict of arrays.
+        A pandas or pyarrow table, or a dict of arrays.
     user_col, item_col : str, default="user_id", "item_id"
         The columns holding the ids (str or int).
     weight_col : str, default=None
