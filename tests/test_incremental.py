@@ -410,6 +410,23 @@ def test_more_interactions_of_known_users_equal_refit_on_the_sum(name, dtype, X,
     _assert_same_model(model, reference, TOL[dtype])
 
 
+def test_a_refused_downdate_is_refactored_and_equals_refit(X, F, monkeypatch):
+    """When Woodbury refuses (a numerically singular downdate), the model
+    refits from its interactions instead of failing: still exact."""
+    model = _fitted("l3ae", F, X)
+
+    def refuse(P, V, weights):
+        raise NotPositiveDefiniteError("numerically singular", order=0)
+
+    monkeypatch.setattr(_incremental, "low_rank_update_inplace", refuse)
+    more = _rows(16, 2, np.arange(10), per_row=2)
+    model.partial_fit(more, users=[1, 2])
+    assert model.n_updates_ == 0  # refactored
+    expected = X.toarray()
+    expected[[1, 2]] += more.toarray()
+    _assert_same_model(model, clone(model).fit(expected), TOL[np.float64])
+
+
 @pytest.mark.parametrize(
     "users, message",
     [

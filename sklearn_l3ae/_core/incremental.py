@@ -113,7 +113,9 @@ def low_rank_update_inplace(P, V, weights):
         solved = cho_solve(factor, U.astype(np.float64))
     else:
         eigenvalues, vectors = eigh(M)
-        scale = np.abs(eigenvalues).max()
+        # M's entries carry round-off of order n·eps of its terms (1/w and the
+        # length-n products of U = V P): smaller eigenvalues are numerically 0.
+        scale = P.shape[0] * max(np.abs(eigenvalues).max(), np.abs(1.0 / weights).max())
         n_negative = int((eigenvalues < 0).sum())
         if n_negative != int((weights < 0).sum()) or not (
             np.abs(eigenvalues).min() > eps * scale

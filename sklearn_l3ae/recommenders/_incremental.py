@@ -34,7 +34,6 @@ from .._core.memory import (
 from .._core.normalization import dan_item_rescale, dan_scaled_rows
 from .._core.validation import item_popularity
 from .._solvers import check_finite_weights
-from .._solvers._diagnosis import explain_failure
 from ._base import check_state_array
 from ._new_items import ItemAdditionMixin
 
@@ -343,8 +342,12 @@ class IncrementalMixin(ItemAdditionMixin):
         try:
             try:
                 low_rank_update_inplace(P, V, weights)
-            except NotPositiveDefiniteError as exc:
-                raise ValueError(explain_failure(problem)) from exc
+            except NotPositiveDefiniteError:
+                # P is unchanged.  The downdate is numerically singular or leaves
+                # G + Λ indefinite: the factorization decides (and diagnoses).
+                self._refactor(interactions, correlation, required=True)
+                self._record_rows(interactions)
+                return
             updated = True
             self._form_weights(self.coef_, P, problem, interactions)
             self._record_rows(interactions)
