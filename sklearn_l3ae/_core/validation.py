@@ -105,7 +105,7 @@ def label_array(item_ids, n_items, owner):
     labels, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise ValueError(
-            f"item_ids must be unique, but {labels[counts > 1][0]!r} appears "
+            f"item_ids must be unique, but {labels[counts > 1][0].item()!r} appears "
             f"{counts[counts > 1][0]} times."
         )
     return ids
