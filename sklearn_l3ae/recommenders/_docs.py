@@ -72,7 +72,8 @@ keep_inverse : bool, default=False
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
     ``n_neighbors`` other items, its strongest co-occurrence neighbours
-    (largest entries of ``XᵀX``), and is solved exactly on that support
+    (largest cosine of the item columns of ``X``), and is solved exactly on
+    that support
     (SPEC §7).  Memory is O(n_items·n_neighbors) instead of n_items², and
     ``coef_`` a sparse CSR array.  ``None`` is the exact dense fit; with
     ``n_neighbors >= n_items − 1`` the supports hold every other item and
