@@ -232,9 +232,10 @@ def test_non_binary_values_are_weights_and_binarizer_composes(data):
     pipe = make_pipeline(Binarizer(), EASERecommender(reg=5.0, dtype=np.float64))
     pipe.fit(weighted)
     np.testing.assert_allclose(pipe[-1].coef_, ease_reference(X, 5.0), atol=1e-10)
-    np.testing.assert_array_equal(
-        pipe.predict(weighted), EASERecommender(reg=5.0).fit(X).predict(X)
-    )
+    # The same float64 computation on the same binary values (same shapes,
+    # same process): bitwise equal, as the user guide's Reproducibility promises.
+    binary = EASERecommender(reg=5.0, dtype=np.float64).fit(X)
+    np.testing.assert_array_equal(pipe.predict(weighted), binary.predict(X))
 
 
 def test_grid_search_over_both_phases_with_held_out_target(data):
