@@ -299,7 +299,7 @@ def test_fit_holds_few_dense_arrays_and_planner_covers_it(
     # Row blocks of 64 rows: products and the sparse Gram's blocks.
     monkeypatch.setattr(linalg, "_BLOCK_BYTES", 64 * n_items * 8)
     monkeypatch.setattr(linalg, "_GRAM_ROWS", 16)
-    if inverse == "blocked":  # the path of catalogues above 16384 items
+    if inverse == "blocked":  # the path above _LAPACK_MAX_ORDER items
         monkeypatch.setattr(linalg, "_LAPACK_MAX_ORDER", 0)
         monkeypatch.setattr(linalg, "_INVERSE_BLOCK", 64)
     rng = np.random.default_rng(3)

@@ -208,8 +208,9 @@ def spd_inverse_inplace(A):
     ``potrf``
     crashes on large matrices (segfault in ``?syrk_thread``, OpenBLAS issue
     #2821; here from n ≈ 26 500 with SciPy 1.17's bundled OpenBLAS 0.3.30
-    and two threads).  The blocked version runs at about half LAPACK's
-    speed, hence only above that order.
+    and two threads).  The blocked version is slower (1.45x the n³ floor
+    against about 1.0x for one call, ``docs/device.rst``), hence only above
+    ``_LAPACK_MAX_ORDER``.
 
     Parameters
     ----------
