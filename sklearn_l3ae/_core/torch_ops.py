@@ -8,6 +8,7 @@ of :class:`~.linalg.NumpyOps`, which :func:`~.closed_forms.l3ae_weights` is
 written against: the formula exists once.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -29,6 +30,19 @@ def import_torch():
             "'sklearn-l3ae[text]' (or torch), or pass device=None for NumPy."
         ) from None
     return torch
+
+
+def check_device_form(device):
+    """Refuse a ``device`` that is no device name or ``torch.device``, without
+    importing torch or asking for the device (a model fitted on a GPU can be
+    loaded where there is none, then given ``device=None``)."""
+    if device is None or type(device).__name__ == "device":
+        return
+    if not (isinstance(device, str) and re.fullmatch(r"(cpu|cuda)(:\d+)?", device)):
+        raise ValueError(
+            "device must be None (NumPy), 'cpu', 'cuda', 'cuda:<index>' or a "
+            f"torch.device; got {device!r}."
+        )
 
 
 def resolve_device(device):

@@ -38,6 +38,7 @@ class ItemItemRecommender(BaseRecommender):
         super()._check_fitted_state()
         n_items = self.n_features_in_
         check_state_array("coef_", self, (n_items, n_items))
+        torch_ops.check_device_form(getattr(self, "device", None))
 
     # A sparse score entry in a ranking batch: value, column, row and sort
     # temporaries, in bytes beyond the value itself.
