@@ -11,6 +11,9 @@ model a fresh ``fit`` on everything seen so far gives, to round-off (see
 :doc:`/incremental`).
 """
 
+import dataclasses
+import warnings
+
 import numpy as np
 from scipy import sparse
 
@@ -31,7 +34,7 @@ from .._core.memory import (
     check_plan,
     format_bytes,
 )
-from .._core.normalization import dan_item_rescale, dan_scaled_rows
+from .._core.normalization import dan_scaled_rows
 from .._core.validation import item_popularity
 from .._solvers import check_finite_weights
 from ._base import check_state_array
@@ -77,7 +80,7 @@ class IncrementalMixin(ItemAdditionMixin):
         n_neighbors = getattr(self, "n_neighbors", None)
         if n_neighbors is not None:
             nbytes += X.shape[1] * min(n_neighbors, X.shape[1]) * 4
-        return _replace(
+        return dataclasses.replace(
             problem,
             extra_square=problem.extra_square + int(n_neighbors is None),
             side_bytes=problem.side_bytes + nbytes,
@@ -109,11 +112,16 @@ class IncrementalMixin(ItemAdditionMixin):
         if hasattr(solver, "solve_with_supports"):
             coef, self.supports_ = solver.solve_with_supports(problem)
             return coef
-        coef, inverse = solver.solve_with_inverse(problem)
-        self.inverse_ = inverse
-        penalty = self._penalty(problem, self.interactions_)
-        residual = inverse_residual(inverse, problem.X, penalty)
+        return self._factorize(problem, solver, self.interactions_)
+
+    def _factorize(self, problem, solver, interactions):
+        """``B`` of ``problem`` (before DAN's item normalization), keeping
+        ``inverse_`` and its residual, with no update since."""
+        coef, self.inverse_ = solver.solve_with_inverse(problem)
+        penalty = self._penalty(problem, interactions)
+        residual = inverse_residual(self.inverse_, problem.X, penalty)
         self.inverse_residual_ = self.factorization_residual_ = residual
+        self.n_updates_ = 0
         return coef
 
     # ------------------------------------------------------------ helpers
@@ -158,11 +166,7 @@ class IncrementalMixin(ItemAdditionMixin):
             weights_from_inverse(
                 B, penalty, problem.reg_E, problem.correlation, xi=problem.xi
             )
-        alpha = getattr(self, "item_norm", 0.0)
-        if alpha:
-            counts = np.asarray(interactions.sum(axis=0), dtype=np.float64).ravel()
-            dan_item_rescale(B, counts, alpha)
-        return check_finite_weights(B)
+        return check_finite_weights(self._item_normalized(B, interactions))
 
     def _refactor(self, interactions, correlation, *, required):
         """Refit ``P`` and ``B`` from ``interactions`` (exact, O(n³)).
@@ -177,17 +181,8 @@ class IncrementalMixin(ItemAdditionMixin):
                 raise
             return False
         problem = self._problem_of(interactions, correlation)
-        coef, inverse = self._solver().solve_with_inverse(problem)
-        alpha = getattr(self, "item_norm", 0.0)
-        if alpha:
-            counts = np.asarray(interactions.sum(axis=0), dtype=np.float64).ravel()
-            coef = dan_item_rescale(coef, counts, alpha)
-        self.coef_, self.inverse_ = coef, inverse
-        residual = inverse_residual(
-            inverse, problem.X, self._penalty(problem, interactions)
-        )
-        self.inverse_residual_ = self.factorization_residual_ = residual
-        self.n_updates_ = 0
+        coef = self._factorize(problem, self._solver(), interactions)
+        self.coef_ = self._item_normalized(coef, interactions)
         return True
 
     def _plan_for(self, interactions, correlation):
@@ -203,8 +198,6 @@ class IncrementalMixin(ItemAdditionMixin):
             self.factorization_residual_, np.finfo(self.inverse_.dtype).eps
         ):
             if not self._refactor(interactions, correlation, required=False):
-                import warnings
-
                 warnings.warn(
                     f"The kept inverse of {type(self).__name__} has drifted "
                     f"(residual {residual:.2g}, {DRIFT_FACTOR:g}x more than after "
@@ -428,12 +421,6 @@ class IncrementalMixin(ItemAdditionMixin):
                 f"interactions_ must be a sparse ({self.n_samples_seen_}, {n}) "
                 "matrix beside inverse_."
             )
-
-
-def _replace(problem, **changes):
-    import dataclasses
-
-    return dataclasses.replace(problem, **changes)
 
 
 def _check_users(users, n_rows, n_users):

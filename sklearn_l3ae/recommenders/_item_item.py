@@ -427,11 +427,16 @@ class SolvedItemItemRecommender(ItemItemRecommender):
 
     def _fit(self, X, item_side):
         coef = self._solve(self._fit_problem(X, item_side), X)
+        self.coef_ = self._item_normalized(coef, X)
+
+    def _item_normalized(self, coef, X):
+        """``coef`` with DAN's item normalization (``item_norm`` α) on the raw
+        item counts of ``X`` (a dense ``coef`` in place); itself without it."""
         alpha = getattr(self, "item_norm", 0.0)
-        if alpha:  # DAN's item normalization, on the raw item counts
-            counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
-            coef = dan_item_rescale(coef, counts, alpha)
-        self.coef_ = coef
+        if not alpha:
+            return coef
+        counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+        return dan_item_rescale(coef, counts, alpha)
 
     def _solve(self, problem, X=None):
         """Check (again: phase 1 may have filled the problem in) and solve."""
