@@ -12,7 +12,7 @@ from ..recommenders._item_item import ItemItemRecommender, SolvedItemItemRecomme
 from ..recommenders._item_side import (
     SemanticCorrelationMixin,
 )
-from ._item_text import embed_items, require_item_data
+from ._item_text import TextFeaturesMixin, require_item_data
 
 _ITEM_DATA_CONSTRAINTS = {
     "semantic": [HasMethods(["fit"]), None],
@@ -201,7 +201,7 @@ _EXTRA_ROWS = "the embeddings are its extra rows"
 
 
 @fill_doc
-class CollectiveEASERecommender(SolvedItemItemRecommender):
+class CollectiveEASERecommender(TextFeaturesMixin, SolvedItemItemRecommender):
     """Collective fusion: EASE on the interactions stacked over ``w·Fᵀ``.
 
     The item embeddings ``F`` (n_items x d) become ``d`` extra "users" of
@@ -247,6 +247,11 @@ class CollectiveEASERecommender(SolvedItemItemRecommender):
     >>> bool(model.fit(X).coef_[2, 3] > 0)  # item 3 has no users, only text
     True
     """
+
+    # F stays as phase 1 gives it: _problem weights it and casts it to the
+    # fit's precision.
+    _text_purpose = _EXTRA_ROWS
+    _text_dtype = None
 
     _parameter_constraints = {
         **SolvedItemItemRecommender._parameter_constraints,
@@ -298,17 +303,6 @@ class CollectiveEASERecommender(SolvedItemItemRecommender):
             n_items,
             _EXTRA_ROWS,
         )
-
-    def _fit_item_side(self, n_items):
-        F, self.semantic_ = embed_items(
-            type(self).__name__,
-            self.semantic,
-            self.item_texts,
-            self.item_embeddings,
-            n_items,
-            _EXTRA_ROWS,
-        )
-        return F
 
     def _problem(self, X, item_side):
         if not self.text_weight:  # EASE

@@ -55,12 +55,15 @@ TEXT_FEATURE_CONSTRAINTS = {
 
 
 class TextFeaturesMixin:
-    """Phase 1 as an embedding step: ``F`` (float32) and ``semantic_``.
+    """Phase 1 as an embedding step: ``F`` and ``semantic_``.
 
-    ``_text_purpose`` says, in the missing-data error, what ``F`` is for.
+    ``_text_purpose`` says, in the missing-data error, what ``F`` is for;
+    ``_text_dtype`` is the precision ``F`` is returned in (None: as phase 1
+    gives it).
     """
 
     _text_purpose = "they are its item features"
+    _text_dtype = np.float32
 
     def _fit_item_side(self, n_items):
         F, self.semantic_ = embed_items(
@@ -71,4 +74,4 @@ class TextFeaturesMixin:
             n_items,
             self._text_purpose,
         )
-        return F.astype(np.float32)
+        return F if self._text_dtype is None else F.astype(self._text_dtype)
