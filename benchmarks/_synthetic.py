@@ -4,10 +4,14 @@ import numpy as np
 from scipy import sparse
 
 
-def zipf_interactions(n_users, n_items, mean_items_per_user=40, exponent=0.8, seed=0):
+def zipf_interactions(
+    n_users, n_items, mean_items_per_user=40, exponent=0.8, seed=0, every_item=True
+):
     """Binary csr (n_users, n_items); item i is drawn with p ∝ (i + 1)^-exponent.
 
-    Every item gets at least one interaction so that ``XᵀX`` has full support.
+    With ``every_item`` every item gets at least one interaction so that
+    ``XᵀX`` has full support; without it the rows follow the law alone (new
+    users arriving at a fitted model).
     """
     rng = np.random.default_rng(seed)
     p = 1.0 / np.arange(1, n_items + 1) ** exponent
@@ -15,8 +19,9 @@ def zipf_interactions(n_users, n_items, mean_items_per_user=40, exponent=0.8, se
     counts = rng.geometric(1.0 / mean_items_per_user, size=n_users)
     users = np.repeat(np.arange(n_users), counts)
     items = rng.choice(n_items, size=users.size, p=p)
-    users = np.concatenate([users, rng.integers(0, n_users, n_items)])
-    items = np.concatenate([items, np.arange(n_items)])
+    if every_item:
+        users = np.concatenate([users, rng.integers(0, n_users, n_items)])
+        items = np.concatenate([items, np.arange(n_items)])
     X = sparse.csr_array(
         (np.ones(users.size, dtype=np.float32), (users, items)),
         shape=(n_users, n_items),

@@ -123,7 +123,6 @@ def run_size(n_items, dim, compare_every_step, users_steps, item_steps):
     for number, (kind, size) in enumerate(steps):
         seed = 10_000 + number
         if kind == "users":
-            # Not zipf_interactions, which also gives every item one user.
             new = zipf_rows(size, model.n_features_in_, seed)
 
             def call(new=new):
@@ -175,21 +174,9 @@ def run_size(n_items, dim, compare_every_step, users_steps, item_steps):
     return rows
 
 
-def zipf_rows(n_rows, n_items, seed, mean_items_per_user=40, exponent=0.8):
+def zipf_rows(n_rows, n_items, seed):
     """``n_rows`` new users drawn like the training ones (Zipf popularity)."""
-    rng = np.random.default_rng(seed)
-    p = 1.0 / np.arange(1, n_items + 1) ** exponent
-    p /= p.sum()
-    counts = rng.geometric(1.0 / mean_items_per_user, size=n_rows)
-    users = np.repeat(np.arange(n_rows), counts)
-    items = rng.choice(n_items, size=users.size, p=p)
-    X = sparse.csr_array(
-        (np.ones(users.size, dtype=np.float32), (users, items)),
-        shape=(n_rows, n_items),
-    )
-    X.sum_duplicates()
-    X.data[:] = 1.0
-    return X
+    return zipf_interactions(n_rows, n_items, seed=seed, every_item=False)
 
 
 def run_sparse(n_items, n_neighbors, dim, users_steps):
