@@ -94,12 +94,11 @@ def low_rank_update_inplace(P, V, weights):
     if V.shape[0] == 0:
         return P
     U = _rows_times(V, P)
+    U64 = U.astype(np.float64)  # M and M⁻¹U in float64, U itself once
     if sparse.issparse(V):
-        inner = np.asarray(
-            sparse.csr_array(V, dtype=np.float64) @ U.T.astype(np.float64)
-        )
+        inner = np.asarray(sparse.csr_array(V, dtype=np.float64) @ U64.T)
     else:
-        inner = np.asarray(V, dtype=np.float64) @ U.T.astype(np.float64)
+        inner = np.asarray(V, dtype=np.float64) @ U64.T
     M = (inner + inner.T) / 2.0
     M.flat[:: M.shape[0] + 1] += 1.0 / weights
     eps = np.finfo(P.dtype).eps
@@ -110,7 +109,7 @@ def low_rank_update_inplace(P, V, weights):
             raise NotPositiveDefiniteError(
                 "The updated matrix is not positive definite.", order=0
             ) from exc
-        solved = cho_solve(factor, U.astype(np.float64))
+        solved = cho_solve(factor, U64)
     else:
         eigenvalues, vectors = eigh(M)
         # M's entries carry round-off of order n·eps of its terms (1/w and the
@@ -126,7 +125,7 @@ def low_rank_update_inplace(P, V, weights):
                 f"matrix where {int((weights < 0).sum())} keep it definite).",
                 order=0,
             )
-        solved = vectors @ ((vectors.T @ U.astype(np.float64)) / eigenvalues[:, None])
+        solved = vectors @ ((vectors.T @ U64) / eigenvalues[:, None])
     return _apply_rows_inplace(P, U, solved.astype(P.dtype), -1)
 
 
