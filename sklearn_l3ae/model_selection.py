@@ -267,8 +267,8 @@ def leave_last_out_split(X, timestamps, *, n_test=1, n_val=0, min_interactions=1
     The latest ``n_test`` interactions of each user form the test part and,
     with ``n_val > 0``, the ``n_val`` before them the validation part.  Users
     with fewer than ``min_interactions`` interactions, or fewer than
-    ``n_test + n_val + 1``, stay entirely in train.  Equal timestamps are
-    ordered by increasing item index (the higher index counts as later).
+    ``n_test + n_val + 1``, stay entirely in train.  Ties in time are broken
+    as in :func:`temporal_holdout_split`.
 
     Parameters
     ----------

@@ -17,6 +17,7 @@ Candidate lists are ``(n_items, k)`` int32 arrays, best first, padded with
 import numpy as np
 
 from . import parallel
+from .optional import import_optional
 
 # Exact search beyond this many items would take minutes (n²·d work); the
 # "auto" search then uses faiss when it is installed.
@@ -226,13 +227,11 @@ def _faiss_index(left, seed=0):
     About ``4·sqrt(n)`` lists, trained on a sample of 80 rows per list;
     ``_FAISS_PROBES`` lists are visited per query.
     """
-    try:
-        import faiss
-    except ImportError:  # pragma: no cover - checked by the solver first
-        raise ImportError(
-            "neighbor_search='faiss' needs the faiss-cpu package "
-            '(pip install "sklearn-l3ae[faiss]").'
-        ) from None
+    faiss = import_optional(
+        "faiss",
+        "neighbor_search='faiss' needs the faiss-cpu package "
+        '(pip install "sklearn-l3ae[faiss]").',
+    )
     left = np.ascontiguousarray(left, dtype=np.float32)
     n_items, dim = left.shape
     n_lists = int(

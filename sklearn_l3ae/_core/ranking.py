@@ -77,6 +77,27 @@ def mask_seen_inplace(scores, X_rows):
     return scores
 
 
+def mask_scores_inplace(scores, seen, blocked, rows):
+    """Set to ``-inf`` the seen items of each row and the ``blocked`` items.
+
+    Parameters
+    ----------
+    scores : ndarray or torch tensor of shape (n_users, n_items), modified in place
+        The scores of the users ``rows`` of ``seen``.
+    seen : {ndarray, sparse matrix} of shape (n_all_users, n_items) or False
+        The interactions of all users, or False to mask none.
+    blocked : ndarray or tensor of item indices or bool mask, or None
+        Items that score ``-inf`` in every row.
+    rows : slice
+        The rows of ``seen`` that ``scores`` holds.
+    """
+    if seen is not False:
+        mask_seen_inplace(scores, seen[rows])
+    if blocked is not None:
+        scores[:, blocked] = -np.inf
+    return scores
+
+
 def top_k(scores, k):
     """Column indices and values of the ``k`` best scores of each row, best first.
 

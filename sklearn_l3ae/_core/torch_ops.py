@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .linalg import NotPositiveDefiniteError, row_block
+from .optional import import_optional
 
 # Devices the dense fit and scoring run on (MPS has no float64 and no
 # Cholesky of this size; XLA and others are untested).
@@ -22,14 +23,11 @@ DEVICE_TYPES = ("cpu", "cuda")
 
 def import_torch():
     """``torch``, or an ImportError that says how to get it."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a test dependency
-        raise ImportError(
-            "device=... runs on PyTorch, which is not installed: pip install "
-            "'sklearn-l3ae[text]' (or torch), or pass device=None for NumPy."
-        ) from None
-    return torch
+    return import_optional(
+        "torch",
+        "device=... runs on PyTorch, which is not installed: pip install "
+        "'sklearn-l3ae[text]' (or torch), or pass device=None for NumPy.",
+    )
 
 
 def check_device_form(device):

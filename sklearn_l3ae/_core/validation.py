@@ -67,6 +67,32 @@ def all_finite(values):
     return values.size == 0 or bool(np.isfinite([values.min(), values.max()]).all())
 
 
+def check_number_vector(values, length, what, unit, *, non_negative=False):
+    """``values`` as a float64 vector of ``length`` finite numbers.
+
+    ``what`` names the values in the errors (``"item_weights"``) and
+    ``unit`` what each one belongs to (``"item"``); with ``non_negative``
+    negative values are refused too.
+    """
+    array = np.asarray(values)
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{what} must be numbers, one per {unit}; got dtype {array.dtype}."
+        )
+    if array.shape != (length,):
+        raise ValueError(
+            f"{what} must have shape ({length},), one value per {unit}; got shape "
+            f"{array.shape}."
+        )
+    array = array.astype(np.float64)
+    bad = ~np.isfinite(array) | ((array < 0) if non_negative else False)
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        kind = "finite and non-negative" if non_negative else "finite"
+        raise ValueError(f"{what} must be {kind}; {unit} {index} has {array[index]!r}.")
+    return array
+
+
 def ndim_or_none(values):
     """``np.ndim(values)``, or None when NumPy cannot make an array of them."""
     try:

@@ -135,10 +135,7 @@ class AlphaRec(TextFeaturesMixin, NeuralGraphRecommender):
     n_negatives : int, default=256
         Sampled negative items per batch.
     {neural_training}
-    {item_ids}
-    {top_k}
-    {batch_size}
-    {memory_limit_scoring}
+    {scoring_parameters}
 
     Attributes
     ----------

@@ -91,6 +91,15 @@ class _ImplicitFit:
 class _FactorRecommender(_ImplicitFit, BaseRecommender):
     """Scores ``user_factors · item_factors_ᵀ`` in float32."""
 
+    _parameter_constraints = {
+        **BaseRecommender._parameter_constraints,
+        "factors": [Interval(Integral, 1, None, closed="left")],
+        "reg": [Interval(Real, 0, None, closed="left")],
+        "iterations": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
     def _scores_dtype(self):
         return np.dtype(np.float32)
 
@@ -157,13 +166,8 @@ class ALSRecommender(_FactorRecommender):
     """
 
     _parameter_constraints = {
-        **BaseRecommender._parameter_constraints,
-        "factors": [Interval(Integral, 1, None, closed="left")],
-        "reg": [Interval(Real, 0, None, closed="left")],
+        **_FactorRecommender._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="neither")],
-        "iterations": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -295,13 +299,8 @@ class BPRRecommender(TrainingUserRows, _FactorRecommender):
     """
 
     _parameter_constraints = {
-        **BaseRecommender._parameter_constraints,
-        "factors": [Interval(Integral, 1, None, closed="left")],
+        **_FactorRecommender._parameter_constraints,
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "reg": [Interval(Real, 0, None, closed="left")],
-        "iterations": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
     }
 
     def __init__(

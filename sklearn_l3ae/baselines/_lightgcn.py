@@ -182,10 +182,7 @@ class LightGCN(_GraphFactors):
     n_layers : int, default=3
         Propagation layers ``K`` (0 is matrix factorization with BPR).
     {neural_training}
-    {item_ids}
-    {top_k}
-    {batch_size}
-    {memory_limit_scoring}
+    {scoring_parameters}
 
     Attributes
     ----------
@@ -318,10 +315,7 @@ class RLMRec(TextFeaturesMixin, _GraphFactors):
     n_layers : int, default=3
         Propagation layers.
     {neural_training}
-    {item_ids}
-    {top_k}
-    {batch_size}
-    {memory_limit_scoring}
+    {scoring_parameters}
 
     Attributes
     ----------

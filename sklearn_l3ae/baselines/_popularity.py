@@ -16,10 +16,7 @@ class PopularityRecommender(BaseRecommender):
 
     Parameters
     ----------
-    {item_ids}
-    {top_k}
-    {batch_size}
-    {memory_limit_scoring}
+    {scoring_parameters}
 
     Attributes
     ----------

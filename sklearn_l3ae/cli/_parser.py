@@ -156,17 +156,17 @@ def _add_encoder(parser, *, default):
     )
 
 
-def _add_dtype(parser, *, default):
+def _add_fit_execution(parser, *, from_model=False):
+    """``--dtype``, ``--n-neighbors``, ``--n-jobs`` and ``--memory-limit``:
+    how a fit runs; with ``from_model`` the defaults are the model file's."""
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
-        default=default,
+        default=None if from_model else "float32",
         help="precision of the fit "
-        + ("(default: float32)" if default else "(default: the model file's)"),
+        + ("(default: the model file's)" if from_model else "(default: float32)"),
     )
-
-
-def _add_memory_limit(parser):
+    _add_scale(parser, from_model=from_model)
     parser.add_argument(
         "--memory-limit",
         type=memory_limit_argument,
@@ -257,9 +257,7 @@ def build_parser():
         help="also fit the items of items.csv without interactions (reached "
         "through their text only)",
     )
-    _add_dtype(fit, default="float32")
-    _add_scale(fit)
-    _add_memory_limit(fit)
+    _add_fit_execution(fit)
     fit.set_defaults(run=cmd_fit)
 
     tune = commands.add_parser(
@@ -288,9 +286,7 @@ def build_parser():
         + ")",
     )
     _add_protocol(tune)
-    _add_dtype(tune, default="float32")
-    _add_scale(tune)
-    _add_memory_limit(tune)
+    _add_fit_execution(tune)
     tune.set_defaults(run=cmd_tune)
 
     recommend = commands.add_parser(
@@ -358,8 +354,6 @@ def build_parser():
         f"{DEFAULTS['ease_reg']:g})",
     )
     _add_protocol(evaluate)
-    _add_dtype(evaluate, default=None)
-    _add_scale(evaluate, from_model=True)
-    _add_memory_limit(evaluate)
+    _add_fit_execution(evaluate, from_model=True)
     evaluate.set_defaults(run=cmd_evaluate)
     return parser

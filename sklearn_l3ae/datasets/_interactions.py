@@ -13,6 +13,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils import Bunch
 
+from .._core.optional import import_optional
+
 _IDS_SHOWN = 5
 
 
@@ -245,13 +247,11 @@ def recommendations_to_frame(
     1      u1     2       c    0.5
     2      u2     1       a    0.7
     """
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is in the dev extra
-        raise ImportError(
-            "recommendations_to_frame returns a pandas DataFrame: install pandas "
-            '(pip install "sklearn-l3ae[pandas]").'
-        ) from None
+    pd = import_optional(
+        "pandas",
+        "recommendations_to_frame returns a pandas DataFrame: install pandas "
+        '(pip install "sklearn-l3ae[pandas]").',
+    )
 
     items, scores = np.asarray(items), np.asarray(scores)
     if items.ndim == 1:  # one user's row, as recommend returns it

@@ -113,14 +113,9 @@ class CsvTable:
                 "appear more than once in the header."
             )
         width = len(header)
-        if rows and set(map(len, rows)) != {width}:
-            index = next(i for i, row in enumerate(rows) if len(row) != width)
-            raise ValueError(
-                f"{self.where(index)}: {len(rows[index])} field(s), expected "
-                f"{width} as in the header {','.join(header)!r}."
-            )
-        with _gc_paused():
-            columns = list(zip(*rows, strict=True)) if rows else [()] * width
+        columns = _columns(
+            rows, width, self.where, f"as in the header {','.join(header)!r}"
+        )
         self.columns = {
             name: columns[header.index(name)]
             for name in (*required, *optional)
@@ -142,6 +137,19 @@ class CsvTable:
             if seen == index:
                 return f"{self.source}, line {start}"
         raise IndexError(f"{self.source} has no data row {index}.")
+
+
+def _columns(rows, width, where, expected, separated=""):
+    """The columns of ``rows``; a ValueError at the first row whose number of
+    fields is not ``width`` (``where(index)`` names its line)."""
+    if rows and set(map(len, rows)) != {width}:
+        index = next(i for i, row in enumerate(rows) if len(row) != width)
+        raise ValueError(
+            f"{where(index)}: {len(rows[index])} field(s){separated}, expected "
+            f"{width} {expected}."
+        )
+    with _gc_paused():
+        return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
 class DelimitedLines:
@@ -167,14 +175,9 @@ class DelimitedLines:
             lines = [line for line in lines if line]
         with _gc_paused():
             rows = list(map(methodcaller("split", separator), lines))
-        if rows and set(map(len, rows)) != {n_fields}:
-            index = next(i for i, row in enumerate(rows) if len(row) != n_fields)
-            raise ValueError(
-                f"{self.where(index)}: {len(rows[index])} field(s) separated by "
-                f"{separator!r}, expected {n_fields} ({layout})."
-            )
-        with _gc_paused():
-            self.columns = list(zip(*rows, strict=True)) if rows else [()] * n_fields
+        self.columns = _columns(
+            rows, n_fields, self.where, f"({layout})", f" separated by {separator!r}"
+        )
 
     def where(self, index):
         """``"<file>, line <n>"`` of record ``index`` (0-based)."""

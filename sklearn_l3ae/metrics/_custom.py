@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 
+from .._core.validation import check_number_vector
 from ._names import BUILTIN_METRICS
 
 # Keyword arguments a metric function receives when its signature names them.
@@ -65,25 +66,7 @@ class CustomMetric:
                 f"{where} must return one number per user; got {type(values).__name__}"
                 f" that is not an array ({exc})."
             ) from None
-        if array.dtype == bool or array.dtype.kind not in "iuf":
-            raise ValueError(
-                f"{where} must return numbers, one per user; got an array of dtype "
-                f"{array.dtype}."
-            )
-        if array.shape != (n_users,):
-            raise ValueError(
-                f"{where} must return one value per user of the batch, shape "
-                f"({n_users},); got shape {array.shape}."
-            )
-        array = array.astype(np.float64)
-        bad = ~np.isfinite(array)
-        if bad.any():
-            user = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"{where} returned {array[user]!r} for user (row) {user} of a batch; "
-                "every value must be finite."
-            )
-        return array
+        return check_number_vector(array, n_users, f"{where}: its values", "user")
 
     def __repr__(self):
         name = getattr(self.score_func, "__name__", repr(self.score_func))

@@ -8,7 +8,12 @@ from scipy import sparse
 from sklearn.utils.validation import check_array
 
 from .._core.ranking import batch_rows, mask_seen_inplace, rank_rows
-from .._core.validation import check_k, check_storable, float_vector_or_none
+from .._core.validation import (
+    check_k,
+    check_number_vector,
+    check_storable,
+    float_vector_or_none,
+)
 from ._beyond_accuracy import check_item_embeddings, check_popularity
 from ._compute import ItemData, Ranking, input_rows, metric_name, metric_values
 from ._custom import CustomMetric, make_ranking_metric
@@ -203,25 +208,9 @@ def _check_ranking(y_true, y_score, top_items, k, X_seen):
 
 def check_item_weights(item_weights, n_items):
     """Validated non-negative float64 weights, one per item."""
-    weights = np.asarray(item_weights)
-    if weights.dtype == bool or weights.dtype.kind not in "iuf":
-        raise ValueError(
-            f"item_weights must be numbers, one weight per item; got dtype "
-            f"{weights.dtype}."
-        )
-    if weights.shape != (n_items,):
-        raise ValueError(
-            f"item_weights must have shape ({n_items},), one weight per item; got "
-            f"shape {weights.shape}."
-        )
-    weights = weights.astype(np.float64)
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        bad = int(np.flatnonzero(~(np.isfinite(weights) & (weights >= 0)))[0])
-        raise ValueError(
-            "item_weights must be finite and non-negative; item "
-            f"{bad} has weight {weights[bad]!r}."
-        )
-    return weights
+    return check_number_vector(
+        item_weights, n_items, "item_weights", "item", non_negative=True
+    )
 
 
 def check_weighted_metrics(metrics, item_weights):

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 from .._core import parallel
 from .._core.atomic import atomic_fit
 from .._core.memory import MemoryEstimate, check_memory, check_plan
-from .._core.ranking import batch_rows, dense_rows, mask_seen_inplace, rank_rows
+from .._core.ranking import batch_rows, dense_rows, mask_scores_inplace, rank_rows
 from .._core.validation import (
     all_finite,
     check_float_dtype,
@@ -400,11 +400,7 @@ class BaseRecommender(BaseEstimator):
 
         def row_scores(start, stop):
             scores = self._finite_raw_scores(X[start:stop])
-            if seen is not False:
-                mask_seen_inplace(scores, seen[start:stop])
-            if blocked is not None:
-                scores[:, blocked] = -np.inf
-            return scores
+            return mask_scores_inplace(scores, seen, blocked, slice(start, stop))
 
         return row_scores
 

@@ -178,6 +178,11 @@ _BLOCKS["recommender_parameters"] = "\n".join(
     _BLOCKS[name]
     for name in ("item_ids", "top_k", "dtype", "batch_size", "memory_limit")
 )
+# Those of the models fitted by other means, whose memory_limit bounds scoring.
+_BLOCKS["scoring_parameters"] = "\n".join(
+    _BLOCKS[name]
+    for name in ("item_ids", "top_k", "batch_size", "memory_limit_scoring")
+)
 
 
 def fill_doc(obj):

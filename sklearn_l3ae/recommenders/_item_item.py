@@ -13,7 +13,7 @@ from .._core import torch_ops
 from .._core.closed_forms import LowRankCorrelation
 from .._core.memory import MemoryEstimate, check_memory
 from .._core.normalization import dan_item_rescale, dan_scaled_rows
-from .._core.ranking import SparseScores, mask_seen_inplace, rank_rows
+from .._core.ranking import SparseScores, mask_scores_inplace, rank_rows
 from .._core.validation import check_k, ndim_or_none
 from .._solvers import select_solver, with_support_alternative
 from ._base import BaseRecommender, check_state_array
@@ -131,11 +131,7 @@ class ItemItemRecommender(BaseRecommender):
             scores = rows @ coef
             if not bool(scores.isfinite().all()):
                 self._check_finite_scores(torch_ops.to_numpy(scores), X_batch)
-            if seen is not False:
-                mask_seen_inplace(scores, seen[start:stop])
-            if blocked is not None:
-                scores[:, blocked] = -np.inf
-            return scores
+            return mask_scores_inplace(scores, seen, blocked, slice(start, stop))
 
         return row_scores
 
