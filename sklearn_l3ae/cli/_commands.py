@@ -12,6 +12,11 @@ from ..metrics import evaluate
 from ..metrics._evaluate import _format_table
 from ..model_selection import random_holdout_split
 from ..persistence import check_save_path
+from ..persistence._training_data import (
+    check_training_data,
+    missing_training_data,
+    training_data_extras,
+)
 from ..recommenders import EASERecommender, L3AERecommender
 from ..text import SemanticCorrelation, SentenceEncoder
 from ..text._models import DEFAULT_MODEL
@@ -95,11 +100,7 @@ def fit(model, X, name, flags=FLAGS):
 
 def training_extras(data):
     """What a model file of the command line holds beside the model."""
-    return {
-        "X": sparse.csr_array(data.X),
-        "user_ids": np.asarray(data.user_ids, dtype=str),
-        "item_titles": np.asarray(data.item_titles, dtype=str),
-    }
+    return training_data_extras(data.X, data.user_ids, data.item_titles)
 
 
 # ---------------------------------------------------------------- commands
@@ -131,53 +132,22 @@ def cmd_fit(args):
     return 0
 
 
-# The training data a model file of `fit` holds besides the model: the
-# interactions (a sparse matrix, which sklearn_l3ae.save stores as such and
-# checks on load), the user ids of its rows and the item titles of its
-# columns.
-_NEEDED_EXTRAS = ("X", "user_ids")
-
-
 def load_model(path):
+    """The model and training data of a model file of `fit` or `tune`."""
     if not os.path.isfile(path):
         raise CommandError(f"no model file {path}")
     model, extras = load(path, return_extras=True)
-    missing = [name for name in _NEEDED_EXTRAS if name not in extras]
+    missing = missing_training_data(extras)
     if missing:
         raise CommandError(
             f"{path} holds a model but not the training data the CLI stores with "
             f"it (missing {', '.join(missing)}); write it with `{PROG} fit`"
         )
-    _check_training_data(path, model, extras)
+    try:
+        check_training_data(extras, model.n_features_in_)
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None
     return model, extras
-
-
-def _check_training_data(path, model, extras):
-    """Refuse stored training data that does not fit the model or itself."""
-    n_items = model.n_features_in_
-    X, user_ids = extras["X"], extras["user_ids"]
-    titles = extras.get("item_titles")
-    problems = []
-    if not sparse.issparse(X) or X.shape[1] != n_items:
-        problems.append(
-            f"X is a {type(X).__name__} of shape {np.shape(X)}, expected a sparse "
-            f"matrix with {n_items} columns"
-        )
-    elif X.dtype.kind not in "biuf":
-        problems.append(f"X holds {X.dtype}, expected numbers")
-    elif not np.isfinite(X.data).all():
-        problems.append("X holds NaN or inf, expected interaction values")
-    elif user_ids.shape != (X.shape[0],):
-        problems.append(
-            f"user_ids has shape {user_ids.shape}, expected ({X.shape[0]},)"
-        )
-    if titles is not None and titles.shape != (n_items,):
-        problems.append(f"item_titles has shape {titles.shape}, expected ({n_items},)")
-    if problems:
-        raise CommandError(
-            f"{path}: the training data stored with the model is corrupt: "
-            + "; ".join(problems)
-        )
 
 
 def _user_row(extras, user):
