@@ -15,7 +15,10 @@ a GPU is visible, ``device="cuda"``, in this process, one after the other:
   the share of those users whose top 20 equals the NumPy fit's.
 
 Nothing GPU-specific is claimed unless a CUDA row exists.  Runs unchanged on
-a CUDA machine.
+a CUDA machine: a size the device cannot hold (refused by the planner, or
+out of memory) is recorded as such and the run goes on, and the results are
+written after every size, so a long run stopped half-way keeps what it
+measured.
 
 Usage: ``python benchmarks/bench_device.py [--sizes 10000 20000 40000]
 [--quick]``.  Writes ``benchmarks/results/device.md`` and ``device.json``.
@@ -34,7 +37,7 @@ import torch
 from _report import to_rst
 from _synthetic import unit_embeddings, zipf_interactions
 
-from sklearn_l3ae import L3AERecommender, SemanticCorrelation
+from sklearn_l3ae import L3AERecommender, MemoryLimitError, SemanticCorrelation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLED_COLUMNS = 2000
@@ -80,10 +83,22 @@ def run_size(n_items, n_users, dim, score_users):
             top_k=TOP,
             device=device,
         )
-        if device == "cuda":
-            torch.cuda.synchronize()
-        fit = _seconds(lambda model=model: model.fit(X))
-        predict_seconds = _seconds(lambda model=model: model.predict(users))
+        label = "None (NumPy)" if device is None else device
+        try:
+            fit = _seconds(lambda model=model: model.fit(X))
+            predict_seconds = _seconds(lambda model=model: model.predict(users))
+        except MemoryLimitError as exc:  # this device cannot hold this size
+            status = (
+                f"refused: needs {exc.needed / 2**30:.1f} GiB, "
+                f"{exc.limit / 2**30:.1f} GiB free"
+                if exc.needed and exc.limit
+                else "out of memory on the device"
+            )
+            rows.append({"n_items": n_items, "device": label, "status": status})
+            print(f"{n_items:>7} {label:>13} refused: {status}", flush=True)
+            del model
+            gc.collect()
+            continue
         top = model.predict(users)
         sample = np.array(model.coef_[:, columns])
         if reference is None:
@@ -97,7 +112,8 @@ def run_size(n_items, n_users, dim, score_users):
         rows.append(
             {
                 "n_items": n_items,
-                "device": "None (NumPy)" if device is None else device,
+                "device": label,
+                "status": "ok",
                 "fit_seconds": fit,
                 "floor_seconds": floor,
                 "vs_floor": fit / floor,
@@ -143,6 +159,8 @@ def write(rows, args):
         f"{r['floor_seconds']:.2f} | {r['vs_floor']:.2f} | {r['sgemm_gflops']:.0f} | "
         f"{r['max_rel_diff_B']:.1e} | {r['predict_seconds']:.2f} | "
         f"{r['same_top20_share']:.3f} |"
+        if r.get("status", "ok") == "ok"
+        else f"| {r['n_items']} | {r['device']} | {r['status']} | | | | | | |"
         for r in rows
     ]
     (RESULTS / "device.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -170,19 +188,18 @@ def main():
         return
     if args.quick:
         args.sizes, args.users, args.score_users = [1000, 2000], 5000, 2000
-    rows = []
-    for n_items in args.sizes:
-        rows += run_size(n_items, args.users, args.dim, args.score_users)
-    if args.quick:
-        return
+    kept = []
     if args.update:  # replace the rows of these sizes, keep the others
         kept = [
             row
             for row in json.loads((RESULTS / "device.json").read_text())
             if row["n_items"] not in args.sizes
         ]
-        rows = sorted(kept + rows, key=lambda row: row["n_items"])
-    write(rows, args)
+    rows = []
+    for n_items in args.sizes:
+        rows += run_size(n_items, args.users, args.dim, args.score_users)
+        if not args.quick:  # after every size: a stopped run keeps its rows
+            write(sorted(kept + rows, key=lambda row: row["n_items"]), args)
 
 
 if __name__ == "__main__":

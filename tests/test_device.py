@@ -230,6 +230,112 @@ def test_cuda_planning_and_out_of_memory_on_any_machine(monkeypatch):
     np.testing.assert_array_equal(model.coef_, before)
 
 
+def _raise_out_of_memory(*args, **kwargs):
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 6 GiB")
+
+
+@pytest.mark.parametrize("method", ["predict", "recommend", "decision_function"])
+def test_out_of_memory_while_scoring_is_reported_with_the_fixes(monkeypatch, method):
+    X, _ = _data(9)
+    model = EASERecommender(reg=20.0, device="cpu").fit(X)
+    expected = getattr(model, method)(X[:5])
+    # Every batch moves its rows to the device: running out there.
+    monkeypatch.setattr(torch_ops, "to_tensor", _raise_out_of_memory)
+    with pytest.raises(
+        MemoryLimitError, match="cpu ran out of memory scoring 5 users"
+    ) as info:
+        getattr(model, method)(X[:5])
+    assert "smaller batch_size" in str(info.value) and "device=None" in str(info.value)
+    assert info.value.__cause__ is None  # no torch traceback chained
+    monkeypatch.undo()
+    # Nothing was changed: the model scores as before.
+    result = getattr(model, method)(X[:5])
+    for got, want in zip(np.atleast_1d(result), np.atleast_1d(expected), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_out_of_memory_in_phase_one_on_a_device_is_reported(monkeypatch):
+    _, F = _data(10)
+    F = np.hstack([F] * 8)  # more dimensions than items: the n x n inverse
+    semantic = SemanticCorrelation(reg=2.0, device="cpu").fit(F)
+    before = semantic.coef_.copy()
+    monkeypatch.setattr(torch_ops, "to_tensor", _raise_out_of_memory)
+    with pytest.raises(MemoryLimitError, match="semantic correlation of 80 items"):
+        semantic.fit(2 * F)
+    np.testing.assert_array_equal(semantic.coef_, before)
+
+
+def test_cuda_scoring_plan_counts_coef_rows_scores_and_ranking(monkeypatch):
+    X, _ = _data(12)
+    model = EASERecommender(reg=20.0, device="cpu").fit(X)
+    n, batch = model.n_features_in_, 10
+    # float32: coef_, then per score its row entry and score (8 bytes) or the
+    # score and top_k's masks (4 + TOP_K_BYTES_PER_SCORE), whichever is more.
+    needed = n * n * 4 + batch * n * max(8, 4 + torch_ops.TOP_K_BYTES_PER_SCORE)
+    assert torch_ops.TOP_K_BYTES_PER_SCORE == 8  # int32 tie counts, four masks
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch_ops, "device_free_bytes", lambda d: needed - 1)
+    with pytest.raises(MemoryLimitError, match="Scoring with EASERecommender on cuda"):
+        model._check_device_memory(cuda, batch)
+    monkeypatch.setattr(torch_ops, "device_free_bytes", lambda d: needed)
+    model._check_device_memory(cuda, batch)  # fits exactly
+
+
+def test_out_of_memory_translation_on_the_real_cpu_allocator():
+    # 32 TiB: the CPU allocator refuses at once (nothing is touched).
+    device = torch.device("cpu")
+    with pytest.raises(MemoryLimitError, match="cpu ran out of memory allocating"):
+        with torch_ops.out_of_memory_reported(device, "allocating", "Use less."):
+            torch.empty(2**45, dtype=torch.uint8)
+    # Other errors pass unchanged.
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        with torch_ops.out_of_memory_reported(device, "adding", "Use less."):
+            raise RuntimeError("shape mismatch")
+    assert torch_ops.is_out_of_memory(
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to ...")
+    )
+    assert not torch_ops.is_out_of_memory(ValueError("memory layout"))
+
+
+def test_the_host_gram_matrix_is_not_kept_while_the_device_works(monkeypatch):
+    """On CUDA the host plan counts one n x n array for the Gram matrix and
+    the weights coming back: the host Gram matrix must be freed once copied."""
+    import gc
+    import weakref
+
+    from sklearn_l3ae._solvers import _torch
+
+    X, _ = _data(11)
+    alive = []
+    original = _torch.host_gram
+
+    def tracked(problem):
+        gram = original(problem)
+        alive.append(weakref.ref(gram))
+        return gram
+
+    def copy_to_device(array, device, dtype=None):
+        # Stands in for a copy to a GPU: a tensor that does not share the
+        # host buffer.
+        return torch.from_numpy(np.array(array, dtype=dtype or array.dtype))
+
+    seen = []
+    original_inverse = torch_ops.TorchOps.inverse_inplace
+
+    def inverse(A):
+        gc.collect()
+        seen.append(alive[0]() is None)
+        return original_inverse(A)
+
+    monkeypatch.setattr(_torch, "host_gram", tracked)
+    monkeypatch.setattr(torch_ops, "to_tensor", copy_to_device)
+    monkeypatch.setattr(torch_ops.TorchOps, "inverse_inplace", staticmethod(inverse))
+    model = EASERecommender(reg=20.0, device="cpu").fit(X)
+    assert seen == [True]
+    reference = EASERecommender(reg=20.0, dtype=np.float64).fit(X).coef_
+    np.testing.assert_allclose(model.coef_, reference, rtol=0, atol=FLOAT32_TOL)
+
+
 def test_device_models_search_save_and_load(tmp_path):
     X, F = _data(8)
     users = np.arange(X.shape[0])

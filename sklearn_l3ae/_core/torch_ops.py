@@ -10,10 +10,12 @@ written against: the formula exists once.
 
 import re
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
 from .linalg import NotPositiveDefiniteError, row_block
+from .memory import MemoryLimitError
 from .optional import import_optional
 
 # Devices the dense fit and scoring run on (MPS has no float64 and no
@@ -88,10 +90,39 @@ def device_free_bytes(device):
 
 
 def is_out_of_memory(exc):
-    """Whether ``exc`` is torch running out of device memory."""
+    """Whether ``exc`` is torch running out of memory: a CUDA device's
+    ``OutOfMemoryError``, or the CPU allocator's RuntimeError."""
     torch = import_torch()
     oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    return isinstance(exc, oom) or "out of memory" in str(exc).lower()
+    message = str(exc).lower()
+    return (
+        isinstance(exc, oom)
+        or "out of memory" in message
+        or "can't allocate memory" in message  # DefaultCPUAllocator
+    )
+
+
+@contextmanager
+def out_of_memory_reported(device, doing, advice):
+    """Turn torch running out of memory inside the block into a
+    :class:`~sklearn_l3ae._core.memory.MemoryLimitError`.
+
+    The message says that ``device`` ran out of memory ``doing`` (e.g.
+    ``"fitting 40000 items in float32"``), quotes torch's first line, and
+    ends with ``advice`` (the fixes).  Other errors pass unchanged.
+    """
+    try:
+        yield
+    except RuntimeError as exc:  # torch.OutOfMemoryError is one
+        if not is_out_of_memory(exc):
+            raise
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise MemoryLimitError(
+            f"{device} ran out of memory {doing} ({type(exc).__name__}: "
+            f"{first_line}). Nothing was changed. {advice}",
+            needed=None,
+            limit=device_free_bytes(device),
+        ) from None
 
 
 def to_tensor(array, device, dtype=None):
@@ -276,6 +307,11 @@ def spd_inverse_inplace(A):
     return A
 
 
+# Temporaries of top_k per score: the masks above and tied, the int32 running
+# count of ties, and two bool masks combining them.
+TOP_K_BYTES_PER_SCORE = 1 + 1 + 4 + 1 + 1
+
+
 def top_k(scores, k):
     """``(items, values)`` of the ``k`` best scores of each row of a tensor.
 
@@ -283,7 +319,8 @@ def top_k(scores, k):
     increasing column index, also at the selection boundary, where
     ``torch.topk`` alone would pick among equal scores arbitrarily.  Rows
     with fewer than ``k`` items above ``-inf`` get ``-1`` and ``-inf``.
-    Returns NumPy arrays (int64 items, the scores' dtype).
+    Returns NumPy arrays (int64 items, the scores' dtype).  Besides the
+    scores it holds :data:`TOP_K_BYTES_PER_SCORE` bytes per score at its peak.
     """
     torch = import_torch()
     n_rows, n_items = scores.shape
@@ -293,7 +330,8 @@ def top_k(scores, k):
     # Among the scores equal to the k-th, the lowest indices fill the rest.
     tied = scores == kth
     room = k - above.sum(dim=1, keepdim=True)
-    chosen = above | (tied & (torch.cumsum(tied, dim=1) <= room))
+    # int32 counts (int64 by default: 8 bytes per score, twice a float32's).
+    chosen = above | (tied & (torch.cumsum(tied, dim=1, dtype=torch.int32) <= room))
     columns = torch.arange(n_items, device=scores.device).expand(n_rows, -1)
     items = columns[chosen].view(n_rows, k)
     picked = torch.gather(scores, 1, items)

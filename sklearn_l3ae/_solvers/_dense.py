@@ -110,24 +110,30 @@ class DenseSolver:
         try:
             # Overflow is reported by check_finite_weights as a ValueError.
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                gram = gram_matrix(problem.X, problem.dtype)
-                if problem.extra_rows is not None:
-                    add_outer_product_inplace(gram, problem.extra_rows.T)
                 if keep_inverse:
-                    coef, inverse = self._weights(gram, problem, keep_inverse=True)
+                    coef, inverse = self._weights(problem, keep_inverse=True)
                 else:
-                    coef = self._weights(gram, problem)
+                    coef = self._weights(problem)
         except NotPositiveDefiniteError as exc:
             raise ValueError(explain_failure(problem)) from exc
         coef = check_finite_weights(coef)
         return (coef, inverse) if keep_inverse else coef
 
-    def _weights(self, gram, problem, keep_inverse=False):
-        """The closed form of ``problem`` from its host Gram matrix ``gram``
-        (with ``keep_inverse``: ``(B, P)``)."""
+    def _weights(self, problem, keep_inverse=False):
+        """The closed form of ``problem`` (with ``keep_inverse``: ``(B, P)``),
+        overwriting its Gram matrix in place."""
         return closed_form(
-            gram, problem, problem.correlation, keep_inverse=keep_inverse
+            host_gram(problem), problem, problem.correlation, keep_inverse=keep_inverse
         )
+
+
+def host_gram(problem):
+    """``XᵀX`` (plus the outer product of the extra rows) of ``problem``, a
+    new dense array on the host."""
+    gram = gram_matrix(problem.X, problem.dtype)
+    if problem.extra_rows is not None:
+        add_outer_product_inplace(gram, problem.extra_rows.T)
+    return gram
 
 
 def closed_form(gram, problem, correlation, ops=linalg.NumpyOps, keep_inverse=False):

@@ -13,8 +13,8 @@ back as a NumPy array.
 
 from .._core import torch_ops
 from .._core.closed_forms import LowRankCorrelation
-from .._core.memory import MemoryLimitError, check_plan, dense_fit_plan
-from ._dense import DenseSolver, closed_form
+from .._core.memory import check_plan, dense_fit_plan
+from ._dense import DenseSolver, closed_form, host_gram
 
 
 class TorchSolver(DenseSolver):
@@ -62,31 +62,24 @@ class TorchSolver(DenseSolver):
     def _solve(self, problem, keep_inverse):
         """As the dense solver (same Gram matrix, same failure messages); an
         out-of-memory on the device becomes a MemoryLimitError."""
-        try:
+        with torch_ops.out_of_memory_reported(
+            self._device(),
+            f"fitting {problem.n_items} items in {problem.dtype}",
+            "To fit: use dtype=np.float32, fit on a smaller catalogue, use "
+            "device=None (NumPy on the host), or n_neighbors=... (the sparse fit "
+            "for large catalogues).",
+        ):
             return super()._solve(problem, keep_inverse)
-        except RuntimeError as exc:
-            if not torch_ops.is_out_of_memory(exc):
-                raise
-            device = self._device()
-            raise MemoryLimitError(
-                f"{device} ran out of memory fitting {problem.n_items} items in "
-                f"{problem.dtype} ({exc.__class__.__name__}: "
-                f"{str(exc).splitlines()[0]}). Nothing was changed. To fit: use "
-                "dtype=np.float32, fit on a smaller catalogue, use device=None "
-                "(NumPy on the host), or n_neighbors=... (the sparse fit for large "
-                "catalogues).",
-                needed=None,
-                limit=torch_ops.device_free_bytes(device),
-            ) from None
 
-    def _weights(self, gram, problem, keep_inverse=False):
+    def _weights(self, problem, keep_inverse=False):
         """The closed form on the device; the weights (and with
-        ``keep_inverse`` the inverse) come back as NumPy."""
+        ``keep_inverse`` the inverse) come back as NumPy.  On CUDA the host
+        Gram matrix is freed once copied, before the weights come back."""
         device = self._device()
         correlation = problem.correlation
         if correlation is not None and not isinstance(correlation, LowRankCorrelation):
             correlation = torch_ops.to_tensor(correlation, device, problem.dtype)
-        gram = torch_ops.to_tensor(gram, device)
+        gram = torch_ops.to_tensor(host_gram(problem), device)
         coef = closed_form(
             gram,
             problem,

@@ -1,5 +1,6 @@
 """The base class of every recommender: the fit template and the scoring API."""
 
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -455,13 +456,14 @@ class BaseRecommender(BaseEstimator):
         ]
         items = np.full((n_users, k), -1, dtype=np.int64)
         scores = np.full((n_users, k), -np.inf, dtype=self._scores_dtype())
-        results = parallel.run_tasks(
-            _rank_users, (self, X, seen, excluded, candidates), tasks, n_jobs
-        )
-        for (start, stop, _, _), (part_items, part_scores) in zip(
-            tasks, results, strict=True
-        ):
-            items[start:stop], scores[start:stop] = part_items, part_scores
+        with self._scoring_errors(n_users):
+            results = parallel.run_tasks(
+                _rank_users, (self, X, seen, excluded, candidates), tasks, n_jobs
+            )
+            for (start, stop, _, _), (part_items, part_scores) in zip(
+                tasks, results, strict=True
+            ):  # results come as the tasks finish
+                items[start:stop], scores[start:stop] = part_items, part_scores
         return items, scores
 
     def _rank_for_scoring(self, X, k, seen):
@@ -494,11 +496,18 @@ class BaseRecommender(BaseEstimator):
         X = self._validate_interactions(X, reset=False, dtype=dtype)
         self._check_scoring_memory(X.shape[0], full_output=True)
         scores = np.empty((X.shape[0], self.n_features_in_), dtype=dtype)
-        row_scores, step = self._row_scores(X), self._batch_rows()
-        for start in range(0, X.shape[0], step):
-            stop = min(start + step, X.shape[0])
-            scores[start:stop] = dense_rows(row_scores(start, stop))
+        with self._scoring_errors(X.shape[0]):
+            row_scores, step = self._row_scores(X), self._batch_rows()
+            for start in range(0, X.shape[0], step):
+                stop = min(start + step, X.shape[0])
+                scores[start:stop] = dense_rows(row_scores(start, stop))
         return scores
+
+    def _scoring_errors(self, n_users):
+        """A context for scoring ``n_users`` users that turns failures of the
+        backend into clear errors (none here; see the item-item models'
+        ``device``)."""
+        return contextlib.nullcontext()
 
     def predict(self, X):
         """Top-``top_k`` unseen items for each user, best first.

@@ -135,6 +135,18 @@ class ItemItemRecommender(BaseRecommender):
 
         return row_scores
 
+    def _scoring_errors(self, n_users):
+        """On a torch device, running out of its memory while scoring becomes
+        a MemoryLimitError with the fixes."""
+        if getattr(self, "device", None) is None or sparse.issparse(self.coef_):
+            return super()._scoring_errors(n_users)
+        return torch_ops.out_of_memory_reported(
+            torch_ops.resolve_device(self.device),
+            f"scoring {n_users} users on {self.n_features_in_} items",
+            "To score: use a smaller batch_size, or score with device=None (on "
+            "the host).",
+        )
+
     def _check_device_memory(self, device, batch_rows):
         """Refuse up front a scoring call whose ``coef_`` and score batches
         would not fit in the CUDA device's free memory."""
@@ -143,11 +155,13 @@ class ItemItemRecommender(BaseRecommender):
             return
         itemsize = self._scores_dtype().itemsize
         n_items = self.n_features_in_
+        batch = batch_rows * n_items
         parts = (
             (f"coef_ on {device}", n_items * n_items * itemsize),
+            # Its input rows and scores; then the scores and top-k's masks.
             (
-                f"a batch of {batch_rows} users' scores",
-                2 * batch_rows * n_items * itemsize,
+                f"a batch of {batch_rows} users' rows, scores and ranking",
+                batch * max(2 * itemsize, itemsize + torch_ops.TOP_K_BYTES_PER_SCORE),
             ),
         )
         check_memory(

@@ -1,5 +1,6 @@
 """Phase 1 of L3AE: the semantic item-item correlation of item embeddings."""
 
+import contextlib
 from numbers import Real
 
 import numpy as np
@@ -109,10 +110,15 @@ class SemanticCorrelation(BaseEstimator):
         """
         dtype = check_float_dtype(self.dtype)
         F = validate_data(self, X, dtype=[np.float64, np.float32])
+        errors = contextlib.nullcontext()
         if self.device is not None:
-            torch_ops.resolve_device(self.device)  # its own clear error
+            errors = torch_ops.out_of_memory_reported(
+                torch_ops.resolve_device(self.device),  # its own clear error
+                f"computing the semantic correlation of {F.shape[0]} items",
+                "To fit: use dtype=np.float32, or device=None (NumPy on the host).",
+            )
         try:
-            with np.errstate(over="ignore", invalid="ignore"):
+            with errors, np.errstate(over="ignore", invalid="ignore"):
                 correlation = semantic_correlation(
                     F, self.reg, dtype, device=self.device
                 )
