@@ -506,3 +506,46 @@ def test_cli_memory_limit_rejects(text, capsys):
     assert "--memory-limit: must be 'auto', 'none' or a positive size" in (
         capsys.readouterr().err
     )
+
+
+def test_float32_item_embeddings_are_not_copied_to_float64():
+    """Phase 1 keeps float32 embeddings as its left factor, uncopied: a float64
+    copy (what item_embeddings were converted to) doubled phase 1's memory
+    and was not in the plan."""
+    rng = np.random.default_rng(0)
+    n_items, dim = 20_000, 64
+    F = rng.standard_normal((n_items, dim), dtype=np.float32)
+    X = sparse.random(50, n_items, density=1e-3, format="csr", random_state=0)
+    model = L3AERecommender(
+        SemanticCorrelation(reg=10.0), item_embeddings=F, n_neighbors=8
+    )
+    tracemalloc.start()
+    try:
+        model._fit_item_side(n_items)
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    factors = model.semantic_.correlation_factors_
+    assert factors.left.dtype == factors.right.dtype == np.float32
+    assert np.shares_memory(factors.left, F)
+    # The right factor (one float32 copy of F's size) and the diagonal: a
+    # float64 left and right would be four times F.
+    assert kept < 1.5 * F.nbytes
+    # The weights of the same embeddings given in float64 (factors then
+    # stored in float64): the same supports, and C's entries on them differ
+    # by the float32 rounding of the factors' dim-term products.
+    model.fit(X)
+    wide = clone(model).set_params(item_embeddings=F.astype(np.float64)).fit(X)
+    assert ((model.coef_ != 0) != (wide.coef_ != 0)).nnz == 0
+    difference = abs(model.coef_ - wide.coef_).max()
+    assert difference <= dim * np.finfo(np.float32).eps * abs(wide.coef_).max()
+    # The dense fit casts the factors to float32 either way: bit for bit.
+    small = L3AERecommender(SemanticCorrelation(reg=10.0), item_embeddings=F[:500])
+    Y = sparse.random(300, 500, density=0.05, format="csr", random_state=1)
+    np.testing.assert_array_equal(
+        small.fit(Y).coef_,
+        clone(small)
+        .set_params(item_embeddings=F[:500].astype(np.float64))
+        .fit(Y)
+        .coef_,
+    )

@@ -484,6 +484,33 @@ def test_faiss_search_recall_against_exact():
 
 
 @pytest.mark.skipif(not faiss_available(), reason="the faiss extra is not installed")
+def test_presized_faiss_index_is_the_index_add_builds():
+    """The index is built with each inverted list allocated once at its size
+    (``add`` would leave them up to twice as large): it must hold the same
+    entries in the same order, so every search returns the same."""
+    import faiss
+
+    rng = np.random.default_rng(19)
+    W = _topic_embeddings(rng, 6000, 16, 30).astype(np.float32)
+    index = neighbors._faiss_index(W)
+    reference = faiss.IndexIVFFlat(
+        faiss.IndexFlatIP(16), 16, index.nlist, faiss.METRIC_INNER_PRODUCT
+    )
+    n_train = min(6000, 2 * neighbors._FAISS_TRAIN_PER_LIST * index.nlist)
+    chosen = np.random.default_rng(0).choice(6000, n_train, replace=False)
+    reference.train(W[np.sort(chosen)])
+    reference.add(W)
+    assert index.ntotal == reference.ntotal == 6000
+    for number in range(index.nlist):
+        assert index.invlists.list_size(number) == reference.invlists.list_size(number)
+    for probes in (1, 8, index.nlist):
+        index.nprobe = reference.nprobe = probes
+        found, reference_found = index.search(W[::5], 10), reference.search(W[::5], 10)
+        np.testing.assert_array_equal(found[1], reference_found[1])
+        np.testing.assert_array_equal(found[0], reference_found[0])
+
+
+@pytest.mark.skipif(not faiss_available(), reason="the faiss extra is not installed")
 def test_faiss_search_finds_strong_negative_correlations():
     """Unstructured embeddings have large negative C[i, j] among the
     strongest: the search then queries −R_j too, and still finds them."""

@@ -248,9 +248,32 @@ def _faiss_index(left, seed=0):
     rng = np.random.default_rng(seed)
     n_train = min(n_items, 2 * _FAISS_TRAIN_PER_LIST * n_lists)
     index.train(left[np.sort(rng.choice(n_items, n_train, replace=False))])
-    index.add(left)
+    _add_presized(index, quantizer, left)
     index.nprobe = min(_FAISS_PROBES, n_lists)
     return index
+
+
+def _add_presized(index, quantizer, vectors):
+    """``index.add(vectors)`` with each inverted list allocated once at its
+    final size.
+
+    ``add`` grows the lists entry by entry, so their capacity ends up to
+    twice their size (measured: 1.49x the vectors' bytes at 300 000 x 384).
+    Each vector's list is found first (what ``add`` does itself), each list
+    is reserved (resized up, then back to empty: the capacity stays), and the
+    vectors are added with those lists.
+    """
+    faiss = import_optional("faiss", "faiss-cpu is needed here.")
+    _, lists = quantizer.search(vectors, 1)
+    lists = np.ascontiguousarray(lists.ravel(), dtype=np.int64)
+    counts = np.bincount(lists, minlength=index.nlist)
+    inverted = index.invlists
+    for number in np.flatnonzero(counts):
+        inverted.resize(int(number), int(counts[number]))
+        inverted.resize(int(number), 0)
+    index.add_core(
+        vectors.shape[0], faiss.swig_ptr(vectors), None, faiss.swig_ptr(lists)
+    )
 
 
 def _search_space(correlation, n_sample=None, seed=0):

@@ -25,8 +25,13 @@ def item_data_of(owner, item_texts, item_embeddings, n_items):
             "semantic side is learned from one of them."
         )
     if item_embeddings is not None:
+        # float32 embeddings (sentence-transformers' output) stay float32:
+        # a float64 copy would be 1.5 GB at 10⁶ items x 384 dimensions, kept
+        # as phase 1's left factor (phase 1 computes in float64 blocks).
         item_data = check_array(
-            item_embeddings, dtype=np.float64, input_name="item_embeddings"
+            item_embeddings,
+            dtype=[np.float64, np.float32],
+            input_name="item_embeddings",
         )
         source = "item_embeddings"
     elif item_texts is not None:

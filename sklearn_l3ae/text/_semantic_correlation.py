@@ -16,7 +16,7 @@ from .._core.closed_forms import (
     dense_correlation,
     semantic_correlation,
 )
-from .._core.validation import check_float_dtype
+from .._core.validation import all_finite, check_float_dtype
 
 
 class SemanticCorrelation(BaseEstimator):
@@ -128,9 +128,14 @@ class SemanticCorrelation(BaseEstimator):
                 else (correlation,)
             )
             # In the fit's precision: C is formed from the factors cast to it.
-            with np.errstate(over="ignore"):
-                if not all(np.isfinite(part.astype(dtype)).all() for part in parts):
-                    raise ValueError("non-finite correlation")
+            # Without copies (n x d each): finite, and inside dtype's range.
+            largest = np.finfo(dtype).max
+            if not all(
+                all_finite(part)
+                and max(part.max(initial=0), -part.min(initial=0)) <= largest
+                for part in parts
+            ):
+                raise ValueError("non-finite correlation")
         except (LinAlgError, ValueError) as exc:
             raise ValueError(
                 "The semantic correlation of these item embeddings cannot be "
