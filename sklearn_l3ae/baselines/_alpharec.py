@@ -21,6 +21,7 @@ from ._neural import (
     normalized_graph,
     propagate,
     row_normalized,
+    take_rows,
     user_means,
 )
 
@@ -64,7 +65,12 @@ def _module(nn):
 
         def loss(self, users, positives, negatives):
             U, V, _ = self.propagated()
-            return info_nce(U[users], V[positives], V[negatives], self.temperature)
+            return info_nce(
+                take_rows(U, users),
+                take_rows(V, positives),
+                take_rows(V, negatives),
+                self.temperature,
+            )
 
         def export(self):
             _, V, layers = self.propagated()

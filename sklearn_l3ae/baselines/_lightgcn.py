@@ -21,6 +21,7 @@ from ._neural import (
     neural_doc,
     normalized_graph,
     propagate,
+    take_rows,
     user_means,
 )
 
@@ -56,9 +57,13 @@ def _module(nn):
             return propagate(self.graph, users, items, self.n_layers)[:2]
 
         def ranking_loss(self, U, V, users, positives, negatives):
-            return bpr_loss(U[users], V[positives], V[negatives]) + self.reg * (
+            return bpr_loss(
+                take_rows(U, users), take_rows(V, positives), take_rows(V, negatives)
+            ) + self.reg * (
                 embedding_l2(
-                    self.users[users], self.items[positives], self.items[negatives]
+                    take_rows(self.users, users),
+                    take_rows(self.items, positives),
+                    take_rows(self.items, negatives),
                 )
             )
 
@@ -109,7 +114,7 @@ def _module(nn):
                 ranking = self.ranking_loss(U, V, users, positives, negatives)
                 align = sum(
                     in_batch_info_nce(
-                        embeddings[nodes],
+                        take_rows(embeddings, nodes),
                         self.mlp(self.profiles[nodes + offset]),
                         self.temperature,
                     )
@@ -128,7 +133,7 @@ def _module(nn):
             layer0 = layer0 * (1 - mask) + self.mask_token * mask
             U, V = self.propagated(layer0[:n_users], layer0[n_users:])
             ranking = self.ranking_loss(U, V, users, positives, negatives)
-            reconstructed = self.mlp(torch.cat([U, V])[seeds])
+            reconstructed = self.mlp(take_rows(torch.cat([U, V]), seeds))
             align = in_batch_info_nce(
                 reconstructed, self.profiles[seeds], self.temperature
             )

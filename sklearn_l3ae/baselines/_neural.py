@@ -198,6 +198,18 @@ def in_batch_info_nce(anchors, positives, temperature):
     return torch.nn.functional.cross_entropy(logits / temperature, target)
 
 
+def take_rows(tensor, index):
+    """``tensor[index]`` (rows) whose gradient is summed in a fixed order.
+
+    The backward of advanced indexing (``index_put_`` with accumulation)
+    adds the gradients of repeated rows in an order that varies with the
+    thread schedule on the CPU, so two fits with the same seed differed at
+    round-off that training amplifies; ``index_select``'s backward
+    (``index_add_``) adds them in index order, and is faster here.
+    """
+    return import_torch().index_select(tensor, 0, index)
+
+
 def embedding_l2(*embeddings):
     """``Σ ||e||² / (2 · batch)`` of the layer-0 embeddings of a batch."""
     return sum(e.square().sum() for e in embeddings) / (2 * len(embeddings[0]))
