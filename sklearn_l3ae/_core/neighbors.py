@@ -248,12 +248,12 @@ def _faiss_index(left, seed=0):
     rng = np.random.default_rng(seed)
     n_train = min(n_items, 2 * _FAISS_TRAIN_PER_LIST * n_lists)
     index.train(left[np.sort(rng.choice(n_items, n_train, replace=False))])
-    _add_presized(index, quantizer, left)
+    _add_presized(faiss, index, quantizer, left)
     index.nprobe = min(_FAISS_PROBES, n_lists)
     return index
 
 
-def _add_presized(index, quantizer, vectors):
+def _add_presized(faiss, index, quantizer, vectors):
     """``index.add(vectors)`` with each inverted list allocated once at its
     final size.
 
@@ -261,9 +261,8 @@ def _add_presized(index, quantizer, vectors):
     twice their size (measured: 1.49x the vectors' bytes at 300 000 x 384).
     Each vector's list is found first (what ``add`` does itself), each list
     is reserved (resized up, then back to empty: the capacity stays), and the
-    vectors are added with those lists.
+    vectors are added with those lists (``faiss`` is the imported module).
     """
-    faiss = import_optional("faiss", "faiss-cpu is needed here.")
     _, lists = quantizer.search(vectors, 1)
     lists = np.ascontiguousarray(lists.ravel(), dtype=np.int64)
     counts = np.bincount(lists, minlength=index.nlist)
