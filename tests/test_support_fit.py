@@ -484,6 +484,29 @@ def test_faiss_search_recall_against_exact():
 
 
 @pytest.mark.skipif(not faiss_available(), reason="the faiss extra is not installed")
+def test_faiss_queries_in_list_order_give_each_column_its_own_result():
+    """The search runs its queries grouped by inverted list (for the cache)
+    and puts each result back in its column's row: the same as searching
+    the columns in the order asked, all of them or a shuffled subset."""
+    rng = np.random.default_rng(21)
+    F = _topic_embeddings(rng, 3000, 16, 30)
+    correlation = SemanticCorrelation(reg=1.0).fit(F).correlation_factors_
+    search = neighbors.SemanticSearch(correlation, "faiss")
+    k = 12
+    found = search.candidates(k)
+    lists = search._list_of
+    # The grouping is active (the phase-1 queries are the database rows) and
+    # not the identity order, so a wrong permutation back would show.
+    assert lists is not None and not np.all(np.diff(lists) >= 0)
+    reference = neighbors._faiss_search(
+        search._index, search._queries, np.arange(3000), k, search._signs
+    )
+    np.testing.assert_array_equal(found, reference)
+    columns = rng.permutation(3000)[:500]
+    np.testing.assert_array_equal(search.candidates(k, columns), reference[columns])
+
+
+@pytest.mark.skipif(not faiss_available(), reason="the faiss extra is not installed")
 def test_presized_faiss_index_is_the_index_add_builds():
     """The index is built with each inverted list allocated once at its size
     (``add`` would leave them up to twice as large): it must hold the same
@@ -496,9 +519,7 @@ def test_presized_faiss_index_is_the_index_add_builds():
     reference = faiss.IndexIVFFlat(
         faiss.IndexFlatIP(16), 16, index.nlist, faiss.METRIC_INNER_PRODUCT
     )
-    n_train = min(6000, 2 * neighbors._FAISS_TRAIN_PER_LIST * index.nlist)
-    chosen = np.random.default_rng(0).choice(6000, n_train, replace=False)
-    reference.train(W[np.sort(chosen)])
+    neighbors.train_inverted_file(reference, W)
     reference.add(W)
     assert index.ntotal == reference.ntotal == 6000
     for number in range(index.nlist):
