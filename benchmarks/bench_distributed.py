@@ -203,7 +203,7 @@ class _ClientPhases:
         ("faiss index", "sklearn_l3ae._core.neighbors", "_faiss_index_and_lists"),
         ("probe calibration", "sklearn_l3ae._core.neighbors", "_exact_sample"),
         ("stream XᵀX", "sklearn_l3ae._core.sparse_gram", "stream_gram"),
-        ("supports", "sklearn_l3ae._core.neighbors", "supports"),
+        ("supports", "sklearn_l3ae._core.support_lists", "supports"),
         ("column order", "sklearn_l3ae._core.support_fit", "order_columns"),
         ("column blocks", "sklearn_l3ae._core.support_fit", "column_blocks"),
         ("B to CSR", "sklearn_l3ae._core.support_fit", "weights_matrix"),

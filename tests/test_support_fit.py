@@ -25,7 +25,7 @@ from sklearn_l3ae import (
     load,
     save,
 )
-from sklearn_l3ae._core import neighbors, sparse_gram
+from sklearn_l3ae._core import neighbors, sparse_gram, support_lists
 from sklearn_l3ae._core.ranking import SparseScores, sparse_top_k, top_k
 from sklearn_l3ae._solvers._support import faiss_available, support_fit_plan
 from sklearn_l3ae.metrics import make_ranking_scorer
@@ -591,7 +591,7 @@ def test_join_candidates_keeps_priority_and_drops_repeats():
     first = np.array([[3, 1, -1], [0, 0, 2]])
     second = np.array([[1, 4], [5, 2]])
     third = np.array([[7], [9]])
-    joined = neighbors.join_candidates(first, second, third, 4)
+    joined = support_lists.join_candidates(first, second, third, 4)
     np.testing.assert_array_equal(joined, [[3, 1, 4, 7], [0, 2, 5, 9]])
 
 

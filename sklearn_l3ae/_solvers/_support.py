@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy import sparse
 
-from .._core import neighbors, parallel, sparse_gram, support_fit
+from .._core import neighbors, parallel, sparse_gram, support_fit, support_lists
 from .._core.linalg import NotPositiveDefiniteError
 from .._core.memory import FitPlan, MemoryEstimate, format_bytes
 from ._dense import check_finite_weights
@@ -369,9 +369,9 @@ class SupportSolver:
             )
         if complete:
             # Complete supports: every other item, the dense problem exactly.
-            supports = neighbors.all_other_items(n_items)
+            supports = support_lists.all_other_items(n_items)
         else:
-            supports = neighbors.supports(
+            supports = support_lists.supports(
                 cooccurrence, semantic, k, self.semantic_share
             )
         del cooccurrence, semantic
