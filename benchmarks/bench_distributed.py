@@ -200,7 +200,7 @@ class _ClientPhases:
             "SemanticCorrelation.fit",
         ),
         ("search space", "sklearn_l3ae._core.neighbors", "_search_space"),
-        ("faiss index", "sklearn_l3ae._core.neighbors", "_faiss_index_and_lists"),
+        ("faiss index", "sklearn_l3ae._core.neighbors", "_faiss_index"),
         ("probe calibration", "sklearn_l3ae._core.neighbors", "_exact_sample"),
         ("stream XᵀX", "sklearn_l3ae._core.sparse_gram", "stream_gram"),
         ("supports", "sklearn_l3ae._core.support_lists", "supports"),

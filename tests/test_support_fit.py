@@ -515,7 +515,7 @@ def test_presized_faiss_index_is_the_index_add_builds():
 
     rng = np.random.default_rng(19)
     W = _topic_embeddings(rng, 6000, 16, 30).astype(np.float32)
-    index = neighbors._faiss_index(W)
+    index, _ = neighbors._faiss_index(W)
     reference = faiss.IndexIVFFlat(
         faiss.IndexFlatIP(16), 16, index.nlist, faiss.METRIC_INNER_PRODUCT
     )

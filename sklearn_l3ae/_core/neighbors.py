@@ -142,7 +142,7 @@ class SemanticSearch:
         if self.search == "faiss":
             if self._index is None:
                 database, self._queries = _search_space(correlation)
-                self._index, lists = _faiss_index_and_lists(database)
+                self._index, lists = _faiss_index(database)
                 # Queries that are the database's own rows are searched in
                 # the order of their lists: consecutive queries then probe
                 # mostly the same lists, which stay in cache (measured: the
@@ -246,16 +246,12 @@ def _exact_search(left, right, C, blocks, k, dtype):
 
 
 def _faiss_index(left, seed=0):
-    """An inner-product ``IndexIVFFlat`` of the rows of ``left``.
+    """An inner-product ``IndexIVFFlat`` of the rows of ``left``, and the
+    inverted list of each row (int64).
 
     About ``4·sqrt(n)`` lists (:func:`train_inverted_file`);
     ``_FAISS_PROBES`` lists are visited per query.
     """
-    return _faiss_index_and_lists(left, seed)[0]
-
-
-def _faiss_index_and_lists(left, seed=0):
-    """:func:`_faiss_index` and the list of each row of ``left`` (int64)."""
     faiss = import_optional(
         "faiss",
         "neighbor_search='faiss' needs the faiss-cpu package "
