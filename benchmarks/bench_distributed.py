@@ -544,24 +544,26 @@ def _loop_seconds(row, name):
     return sum(loop["seconds"] for loop in row["loops"] if loop["function"] == name)
 
 
+def _configuration(row):
+    return row["workers"], row.get("numpy_friendly_environ", True)
+
+
 def _fastest_fits(rows):
     """The fastest run of 1 worker, of 2 workers, and the default-env row."""
 
-    def fastest(workers, tuned):
-        runs = [r for r in rows if r["workers"] == workers]
-        runs = [r for r in runs if r.get("numpy_friendly_environ", True) == tuned]
+    def fastest(configuration):
+        runs = [r for r in rows if _configuration(r) == configuration]
         return min(runs, key=lambda r: r["seconds"])
 
-    return fastest(1, True), fastest(2, True), fastest(2, False)
+    return fastest((1, True)), fastest((2, True)), fastest((2, False))
 
 
 def _runs(rows, chosen):
+    """`` (s, ...)``: the other runs of ``chosen``'s configuration."""
     others = [
         r["seconds"]
         for r in rows
-        if r is not chosen
-        and r["workers"] == chosen["workers"]
-        and r.get("numpy_friendly_environ", True) == chosen["numpy_friendly_environ"]
+        if r is not chosen and _configuration(r) == _configuration(chosen)
     ]
     return f" ({', '.join(f'{s:.1f}' for s in others)})" if others else ""
 
