@@ -80,8 +80,9 @@ def _default_share():
     return inspect.signature(L3AERecommender).parameters["semantic_share"].default
 
 
+DEFAULT_SHARE = _default_share()
 # semantic_share values compared at 256 neighbours (besides the default).
-SHARES = tuple(s for s in (0.0, 0.25, 0.5, 0.75, 1.0) if s != _default_share())
+SHARES = tuple(s for s in (0.0, 0.25, 0.5, 0.75, 1.0) if s != DEFAULT_SHARE)
 # A small grid for datasets that bench_accuracy.py has not tuned.
 EASE_GRID = {"reg": [100.0, 300.0, 1000.0]}
 L3AE_GRID = {"reg_X": [0.0], "reg_E": [50.0, 300.0], "semantic__reg": [1.0, 10.0]}
@@ -91,6 +92,24 @@ SCORED_USERS = 100_000
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def _shared_datasets():
+    """The datasets of ``../shared/data`` (folders with an ``items.csv``)."""
+    return sorted(p.name for p in DATA.iterdir() if (p / "items.csv").exists())
+
+
+def _test_scores(model, fit_on, test):
+    """Test NDCG and Recall@20, overall and on the tail (input masked)."""
+    from sklearn_l3ae import evaluate
+
+    report = evaluate(model, fit_on, test, metrics=("recall", "ndcg"), ks=(20,))
+    return {
+        "ndcg@20": report.score("ndcg", 20),
+        "recall@20": report.score("recall", 20),
+        "tail_recall@20": report.score("recall", 20, "tail"),
+        "tail_ndcg@20": report.score("ndcg", 20, "tail"),
+    }
 
 
 def _encoder_path():
@@ -217,7 +236,7 @@ def _accuracy_fit(queue, name, model_name, params, n_neighbors, share=None):
 
 
 def _accuracy_fit_inner(queue, name, model_name, params, n_neighbors, share):
-    from sklearn_l3ae import EASERecommender, evaluate
+    from sklearn_l3ae import EASERecommender
 
     _, train, val, test, F = _dataset(name)
     fit_on = sparse.csr_array(train + val)
@@ -244,16 +263,12 @@ def _accuracy_fit_inner(queue, name, model_name, params, n_neighbors, share):
     else:
         coef = model.coef_
         stored = coef.nnz if sparse.issparse(coef) else int(np.count_nonzero(coef))
-    report = evaluate(model, fit_on, test, metrics=("recall", "ndcg"), ks=(20,))
     queue.put(
         {
             "model": model_name,
             "n_neighbors": n_neighbors,
             "semantic_share": share,
-            "ndcg@20": report.score("ndcg", 20),
-            "recall@20": report.score("recall", 20),
-            "tail_recall@20": report.score("recall", 20, "tail"),
-            "tail_ndcg@20": report.score("ndcg", 20, "tail"),
+            **_test_scores(model, fit_on, test),
             "fit_seconds": seconds,
             "fit_growth_bytes": growth,
             "stored_weights": int(stored),
@@ -309,8 +324,6 @@ def run_accuracy(datasets, neighbors, shares=SHARES, params_from=None, sansa=Tru
 def _spread_fit(queue, name, seed, n_neighbors):
     """Dense and support-constrained L3AE (default share) on the split of
     ``seed``: their test metrics."""
-    from sklearn_l3ae import evaluate
-
     _, train, val, test, F = _dataset(name, seed)
     fit_on = sparse.csr_array(train + val)
     params = _tuned_params(name)["L3AE"]
@@ -319,11 +332,7 @@ def _spread_fit(queue, name, seed, n_neighbors):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = _l3ae(F, params, n_jobs=2, **extra).fit(fit_on)
-        report = evaluate(model, fit_on, test, metrics=("ndcg", "recall"), ks=(20,))
-        row[label] = {
-            "ndcg@20": report.score("ndcg", 20),
-            "tail_recall@20": report.score("recall", 20, "tail"),
-        }
+        row[label] = _test_scores(model, fit_on, test)
     queue.put(row)
 
 
@@ -563,7 +572,7 @@ def markdown(results):
             "dense fit of the same model; SANSA is compared with dense EASE, at a "
             "weight density matching `n_neighbors` (its two sparse factors store as "
             "many weights as a support-constrained B).  L3AE rows without a "
-            f"semantic_share use the default {meta.get('default_share', 0.5):g}.",
+            f"semantic_share use the default {meta['default_share']:g}.",
             "",
         ]
     for name, entry in accuracy.items():
@@ -726,12 +735,10 @@ def main(argv=None):
     results["meta"] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "version": sklearn_l3ae.__version__,
-        "default_share": _default_share(),
+        "default_share": DEFAULT_SHARE,
     }
     if args.part in ("all", "accuracy"):
-        datasets = args.datasets or sorted(
-            p.name for p in DATA.iterdir() if (p / "items.csv").exists()
-        )
+        datasets = args.datasets or _shared_datasets()
         accuracy = results.get("accuracy") or {}
         accuracy.update(
             run_accuracy(datasets, args.neighbors, args.shares, args.params_from)
@@ -739,15 +746,13 @@ def main(argv=None):
         results["accuracy"] = accuracy
     if args.part in ("all", "spread"):
         datasets = args.datasets or [
-            name for name in SPREAD_DATASETS if (DATA / name / "items.csv").exists()
+            name for name in SPREAD_DATASETS if name in _shared_datasets()
         ]
         spread = results.get("spread") or {}
         spread.update(run_spread(datasets, SHARE_NEIGHBORS))
         results["spread"] = spread
     if args.part in ("all", "search"):
-        datasets = args.datasets or sorted(
-            p.name for p in DATA.iterdir() if (p / "items.csv").exists()
-        )
+        datasets = args.datasets or _shared_datasets()
         results["search"] = run_search(datasets + list(args.search_sizes), 128)
     if args.part in ("all", "scale"):
         # New rows replace the stored ones of the same size and support.
