@@ -6,12 +6,14 @@ estimator.  Memory discipline: n x n matrices are updated in place
 identity matrix is ever allocated.
 """
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import sparse
 from scipy.linalg import LinAlgError, lapack, solve_triangular
+from threadpoolctl import threadpool_limits
 
 # Row blocks of n x n products are sized to hold about this many bytes, so the
 # temporaries of blockwise updates stay small next to the n x n arrays.
@@ -325,6 +327,26 @@ def spd_solve_many(matrices, right_hand_sides):
     )
     eps = np.finfo(matrices.dtype).eps
     solutions = np.empty_like(right_hand_sides)
+    with _one_blas_thread(matrices.shape[1]):
+        _solve_each(matrices, right_hand_sides, solutions, potrf, potrs, pocon, eps)
+    return solutions
+
+
+# Order up to which a factorization runs on one BLAS thread (below, a
+# second thread slows potrf down; with the other core busy, by up to 100x:
+# benchmarks/bench_large.py).
+_ONE_THREAD_MAX_ORDER = 1024
+
+
+def _one_blas_thread(order):
+    """One BLAS thread for factorizations of small ``order``."""
+    if order > _ONE_THREAD_MAX_ORDER:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _solve_each(matrices, right_hand_sides, solutions, potrf, potrs, pocon, eps):
+    """:func:`spd_solve_many`'s loop: potrf, pocon and potrs per matrix."""
     for q in range(matrices.shape[0]):
         matrix = matrices[q]
         # Symmetric: the C-ordered buffer is the same matrix in Fortran order.
@@ -340,7 +362,6 @@ def spd_solve_many(matrices, right_hand_sides):
             error.index = q
             raise error
         solutions[q], _ = potrs(factor, right_hand_sides[q], lower=0)
-    return solutions
 
 
 class NumpyOps:
