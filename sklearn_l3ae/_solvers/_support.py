@@ -25,8 +25,9 @@ _SEARCH_AUTO = "auto"
 _STREAM_BYTES_PER_ENTRY = 96
 # Seconds per column on 2 cores of the benchmark machine (AMD EPYC, n_jobs=2;
 # benchmarks/results/large.md): a constant, the support's gather (k²) and
-# its factorization (k³); and the faiss search, ~n^1.5.  For advice only.
-_COLUMN_SECONDS = (2e-4, 2.5e-8, 3e-11)
+# its factorizations (k³; two rounds, the listed support of 3k/4 and the
+# grown one: 1.42 k³); and the faiss search, ~n^1.5.  For advice only.
+_COLUMN_SECONDS = (2e-4, 2.5e-8, 4.3e-11)
 _SEARCH_SECONDS_PER_N15 = 5e-10
 _EXACT_SEARCH_SECONDS_PER_N2 = 1.2e-8
 
@@ -367,12 +368,14 @@ class SupportSolver:
             gram, cooccurrence = sparse_gram.stream_gram(
                 X, k, hubs, dtype, bounds=bounds
             )
+        grow = support_fit.grown_places(k, complete)
         if complete:
             # Complete supports: every other item, the dense problem exactly.
             supports = support_lists.all_other_items(n_items)
         else:
+            # The lists fill k − grow places; the KKT gradient the rest.
             supports = support_lists.supports(
-                cooccurrence, semantic, k, self.semantic_share
+                cooccurrence, semantic, k - grow, self.semantic_share
             )
         del cooccurrence, semantic
         order = support_fit.order_columns(supports, gram.hub_position)
@@ -381,18 +384,23 @@ class SupportSolver:
             order,
             max_columns=support_fit.max_block_columns(k, dtype.itemsize),
         )
-        arrays = support_fit.empty_weights(supports, dtype)
-        parameters = _parameters(problem, correlation)
+        arrays = support_fit.empty_weights(supports, dtype, grow)
+        parameters = _parameters(problem, correlation, grow)
+        final = np.full((n_items, k), -1, np.int32) if keep_supports and grow else None
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for columns, rows, weights in _run_blocks(
                     gram, supports, blocks, parameters, self.n_jobs
                 ):
                     support_fit.write_weights(arrays, columns, rows, weights)
+                    if final is not None:
+                        final[columns] = rows[:, 1:]
         except NotPositiveDefiniteError as error:
-            raise ValueError(_explain(problem, error, supports)) from error
+            raise ValueError(_explain(problem, error, supports, grow)) from error
         # Free G (and the supports unless kept) before B is converted.
         del gram, blocks
+        if final is not None:
+            supports = final
         if not keep_supports:
             supports = None
         coef = support_fit.weights_matrix(arrays, n_items)
@@ -400,9 +408,10 @@ class SupportSolver:
         return coef, supports
 
 
-def _parameters(problem, correlation):
+def _parameters(problem, correlation, grow=0):
     """The keyword arguments of :func:`~.._core.support_fit.solve_block`."""
     return dict(
+        grow=grow,
         reg=problem.reg,
         reg_E=problem.reg_E,
         correlation=correlation,
@@ -443,9 +452,11 @@ def _run_blocks(gram, supports, blocks, parameters, n_jobs):
         yield from results
 
 
-def _explain(problem, error, supports):
+def _explain(problem, error, supports, grow=0):
     column = getattr(error, "column", None)
-    size = int(np.count_nonzero(supports[column] >= 0)) + 1 if column is not None else 0
+    size = 0
+    if column is not None:
+        size = int(np.count_nonzero(supports[column] >= 0)) + 1 + grow
     where = f"item column {column}'s" if column is not None else "a column's"
     return (
         f"{problem.shifted_matrix_text()} restricted to {where} support ({size} "

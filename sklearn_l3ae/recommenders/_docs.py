@@ -71,27 +71,31 @@ keep_inverse : bool, default=False
     "n_neighbors": """\
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
-    ``n_neighbors`` other items, its strongest co-occurrence neighbours
-    (largest cosine of the item columns of ``X``), and is solved exactly on
-    that support
-    (SPEC §7).  Memory is O(n_items·n_neighbors) instead of n_items², and
-    ``coef_`` a sparse CSR array.  ``None`` is the exact dense fit; with
-    ``n_neighbors >= n_items − 1`` the supports hold every other item and
-    the fit equals it.  See :ref:`n_neighbors`.""",
+    ``n_neighbors`` other items: three quarters are its strongest
+    co-occurrence neighbours (largest cosine of the item columns of ``X``),
+    the last quarter the items whose absence costs its objective most
+    after a first solve on those (its KKT violators); it is solved exactly
+    on that support (SPEC §7).  Memory is O(n_items·n_neighbors) instead
+    of n_items², and ``coef_`` a sparse CSR array.  ``None`` is the exact
+    dense fit; with ``n_neighbors >= n_items − 1`` the supports hold every
+    other item and the fit equals it.  See :ref:`n_neighbors`.""",
     "n_neighbors_semantic": """\
 n_neighbors : int, default=None
     Largest support of a column of ``B``: column ``j`` may use at most
-    ``n_neighbors`` other items, its strongest co-occurrence neighbours
-    (largest entries of ``XᵀX``) joined with its strongest semantic
-    neighbours (largest ``|C[i, j]|``), and is solved exactly on that
-    support (SPEC §7).  Memory is O(n_items·n_neighbors) instead of
+    ``n_neighbors`` other items: three quarters are its strongest
+    co-occurrence neighbours (largest cosine of the item columns of ``X``)
+    joined with its strongest semantic neighbours (largest ``|C[i, j]|``),
+    the last quarter the items whose absence costs its objective most
+    after a first solve on those (its KKT violators); it is solved exactly
+    on that support (SPEC §7).  Memory is O(n_items·n_neighbors) instead of
     n_items² (``C`` is never formed), and ``coef_`` a sparse CSR array.
     ``None`` is the exact dense fit; with ``n_neighbors >= n_items − 1``
     the supports hold every other item and the fit equals it.  See
     :ref:`n_neighbors`.""",
     "semantic_share": """\
 semantic_share : float in [0, 1], default=0.25
-    With ``n_neighbors``: the share of each support given to semantic
+    With ``n_neighbors``: the share of each support's listed places (the
+    three quarters not left to the KKT violators) given to semantic
     neighbours, the rest to co-occurrence neighbours.  A side with fewer
     candidates than its places leaves them to the other, so an item
     without interactions gets semantic neighbours only.  0.25 is the best
