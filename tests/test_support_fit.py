@@ -225,7 +225,7 @@ def test_the_rest_of_each_support_is_its_strongest_kkt_violators(semantic):
     F = rng.standard_normal((50, 6))
     k = 12
     if semantic:
-        model = _l3ae(F, n_neighbors=k).fit(X)
+        model = _l3ae(F, n_neighbors=k, semantic_share=0.25).fit(X)
         C, reg_E, shift = semantic_reference(F, 2.0), model.reg_E, 3.0 + model.reg_E
     else:
         model = EASERecommender(reg=5.0, n_neighbors=k, dtype=F64).fit(X)

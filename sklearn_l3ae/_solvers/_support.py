@@ -235,7 +235,7 @@ class SupportSolver:
     ----------
     n_neighbors : int
         Largest support ``|S_j|``.
-    semantic_share : float in [0, 1], default=0.25
+    semantic_share : float in [0, 1], default=0.0
         Share of the support taken from the semantic neighbours when the
         problem has a correlation ``C``.
     neighbor_search : {"auto", "exact", "faiss"}, default="auto"
@@ -247,7 +247,7 @@ class SupportSolver:
     name = "support"
 
     def __init__(
-        self, n_neighbors=None, semantic_share=0.25, neighbor_search="auto", n_jobs=None
+        self, n_neighbors=None, semantic_share=0.0, neighbor_search="auto", n_jobs=None
     ):
         self.n_neighbors = n_neighbors
         self.semantic_share = semantic_share
@@ -261,7 +261,7 @@ class SupportSolver:
         """A solver with the estimator's execution ``options``."""
         return SupportSolver(
             n_neighbors=options["n_neighbors"],
-            semantic_share=options.get("semantic_share", 0.25),
+            semantic_share=options.get("semantic_share", 0.0),
             neighbor_search=options.get("neighbor_search", "auto"),
             n_jobs=options.get("n_jobs"),
         )

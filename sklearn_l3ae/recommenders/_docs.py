@@ -93,14 +93,16 @@ n_neighbors : int, default=None
     the supports hold every other item and the fit equals it.  See
     :ref:`n_neighbors`.""",
     "semantic_share": """\
-semantic_share : float in [0, 1], default=0.25
+semantic_share : float in [0, 1], default=0.0
     With ``n_neighbors``: the share of each support's listed places (the
     three quarters not left to the KKT violators) given to semantic
     neighbours, the rest to co-occurrence neighbours.  A side with fewer
-    candidates than its places leaves them to the other, so an item
-    without interactions gets semantic neighbours only.  0.25 is the best
-    or within 0.5 % of the best NDCG@20 on every shared dataset
-    (``benchmarks/results/large.md``).""",
+    candidates than its places leaves them to the other, so an item with
+    fewer co-occurrences than places fills them with semantic neighbours,
+    and one without interactions gets semantic neighbours only.  0 (the
+    semantic side entering through ``C``'s values, the KKT violators and
+    these fills) is the best or within 0.5 % of the best NDCG@20 on every
+    shared dataset (``benchmarks/results/large.md``).""",
     "neighbor_search": """\
 neighbor_search : {"auto", "exact", "faiss"}, default="auto"
     With ``n_neighbors``: how the semantic neighbours are found.

@@ -167,7 +167,7 @@ class L3AERecommender(
         dropout=0.0,
         xi=0.0,
         n_neighbors=None,
-        semantic_share=0.25,
+        semantic_share=0.0,
         neighbor_search="auto",
         item_ids=None,
         top_k=20,
