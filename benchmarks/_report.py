@@ -5,7 +5,8 @@ import re
 
 def to_rst(markdown):
     """A markdown report's sections as reStructuredText for the docs to
-    include: headings, pipe tables as list-tables, inline code.  The first
+    include: headings (``###`` ones as bold paragraphs), pipe tables as
+    list-tables, inline code.  The first
     line (the report's title) is dropped: the page has its own."""
     out, table = [], []
 
@@ -29,7 +30,9 @@ def to_rst(markdown):
             table.append(line)
             continue
         flush()
-        if line.startswith("## "):
+        if line.startswith("### "):
+            out.append(f"**{_rst_inline(line[4:])}**")
+        elif line.startswith("## "):
             title = _rst_inline(line[3:])
             out.extend([title, "~" * len(title)])
         else:

@@ -35,9 +35,13 @@ Usage::
     python benchmarks/bench_large.py scale --sizes 50000 100000
     python benchmarks/bench_large.py search     # faiss recall against exact
     python benchmarks/bench_large.py spread     # % dense over 5 splits (small data)
+    python benchmarks/bench_large.py report     # the reports from large.json
 
-Writes ``large.md`` and ``large.json`` to ``benchmarks/results`` (a part run
-alone keeps the other part's stored results).  The full run takes about
+Writes ``large.md``, ``large.json`` and ``large_tables.rst`` (the tables
+``docs/scale.rst`` includes) to ``benchmarks/results`` (a part run alone
+keeps the other parts' stored results; new accuracy rows replace the stored
+ones of the same configuration, and ``--no-sansa`` keeps the stored SANSA
+rows).  The full run takes about
 75 minutes on 2 cores and needs ~12 GB of free memory for 1M items.
 """
 
@@ -58,6 +62,7 @@ from scipy import sparse  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _measure import in_fresh_process, reset_peak_rss, status_bytes  # noqa: E402
+from _report import to_rst  # noqa: E402
 
 RESULTS = HERE / "results"
 DATA = HERE.parents[1] / "shared" / "data"
@@ -704,12 +709,17 @@ def markdown(results):
     return "\n".join(lines)
 
 
+def _row_key(row):
+    """The configuration an accuracy row measures."""
+    return (row["model"], row["n_neighbors"], row.get("semantic_share"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "part",
         nargs="?",
-        choices=("all", "accuracy", "spread", "scale", "search"),
+        choices=("all", "accuracy", "spread", "scale", "search", "report"),
         default="all",
     )
     parser.add_argument(
@@ -726,6 +736,11 @@ def main(argv=None):
         default=None,
         help="take the hyperparameters tuned on this dataset (accuracy.json)",
     )
+    parser.add_argument(
+        "--no-sansa",
+        action="store_true",
+        help="keep the stored SANSA rows instead of fitting SANSA again",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     import sklearn_l3ae
@@ -740,9 +755,17 @@ def main(argv=None):
     if args.part in ("all", "accuracy"):
         datasets = args.datasets or _shared_datasets()
         accuracy = results.get("accuracy") or {}
-        accuracy.update(
-            run_accuracy(datasets, args.neighbors, args.shares, args.params_from)
+        fresh = run_accuracy(
+            datasets, args.neighbors, args.shares, args.params_from, not args.no_sansa
         )
+        for name, entry in fresh.items():
+            # New rows replace the stored ones of the same configuration,
+            # in place; the others are kept.
+            new = {_row_key(row): row for row in entry["rows"]}
+            stored = (accuracy.get(name) or {}).get("rows", [])
+            rows = [new.pop(_row_key(row), row) for row in stored]
+            entry["rows"] = rows + list(new.values())
+            accuracy[name] = entry
         results["accuracy"] = accuracy
     if args.part in ("all", "spread"):
         datasets = args.datasets or [
@@ -768,7 +791,10 @@ def main(argv=None):
         )
     args.output.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
-    (args.output / "large.md").write_text(markdown(results))
+    report = markdown(results)
+    (args.output / "large.md").write_text(report)
+    # The same tables for docs/scale.rst to include.
+    (args.output / "large_tables.rst").write_text(to_rst(report))
     print(f"wrote {args.output / 'large.md'}")
 
 
