@@ -686,7 +686,7 @@ def markdown(results):
             "",
             "Recall of the faiss inverted-file search (``neighbor_search='faiss'``, "
             "the default past 50 000 items) against the exact search, over 2 000 "
-            "random columns: the share of each column's exact top-k by |C[i, j]| "
+            "random columns: the share of each column's exact top-k by `|C[i, j]|` "
             "that faiss returns, after the probes were raised until a 256-column "
             "sample reached 95 % recall.  *queries* is 2 when the search also "
             "queries −R_j "

@@ -101,7 +101,7 @@ semantic_share : float in [0, 1], default=0.0
     fewer co-occurrences than places fills them with semantic neighbours,
     and one without interactions gets semantic neighbours only.  0 (the
     semantic side entering through ``C``'s values, the KKT violators and
-    these fills) is the best or within 0.5 % of the best NDCG@20 on every
+    these fills) is the best or within 0.6 % of the best NDCG@20 on every
     shared dataset (``benchmarks/results/large.md``).""",
     "neighbor_search": """\
 neighbor_search : {"auto", "exact", "faiss"}, default="auto"
