@@ -84,27 +84,6 @@ def column_blocks(supports, order, max_union=MAX_UNION, max_columns=MAX_COLUMNS)
     return blocks
 
 
-def correlation_on_supports(correlation, columns, rows):
-    """``C[rows[q, a], columns[q]]`` (0 where ``rows`` is -1 or the column).
-
-    ``correlation`` is a :class:`~.closed_forms.LowRankCorrelation` (the
-    off-diagonal entries are ``left_i · right_j``; its diagonal is zero by
-    construction and counted as such) or a dense array.
-    """
-    safe = np.maximum(rows, 0)
-    left = getattr(correlation, "left", None)
-    if left is not None:
-        right = correlation.right
-        values = np.einsum("bkd,bd->bk", left[safe], right[columns])
-    else:
-        values = np.asarray(correlation)[safe, columns[:, None]]
-        values = np.array(values)
-    values[rows < 0] = 0.0
-    if left is not None:
-        values[rows == columns[:, None]] = 0.0
-    return values
-
-
 # Share of each support chosen by the KKT gradient of a first solve on the
 # rest (see :func:`kkt_violators`): with it, ml-100k's tail Recall@20 at
 # 256 neighbours went from 91.6 ± 3.8 % of the dense fit's to 99.4 ± 2.4 %
@@ -167,20 +146,23 @@ def solve_block(
     found = np.searchsorted(items, np.maximum(rows, 0), sorter=sorter)
     positions = np.where(valid, sorter[np.minimum(found, items.size - 1)], items.size)
     diagonal = gram.diagonal if emphasis is None else emphasis
-    system = dict(reg=reg, reg_E=reg_E, correlation=correlation, dropout=dropout, xi=xi)
-    weights = _solve_positions(block, items, positions, columns, diagonal, **system)
+    values = None
+    if correlation is not None and reg_E:
+        values = correlation_block(correlation, items, columns).astype(block.dtype)
+    system = dict(reg=reg, reg_E=reg_E, values=values, dropout=dropout, xi=xi)
+    weights = _solve_positions(block, items, positions, diagonal, **system)
     if grow:
         added = kkt_violators(
             block,
             positions,
             weights,
             _penalties(diagonal[items], reg + reg_E, dropout),
-            correlation_block(correlation, items, columns) if reg_E else None,
+            values,
             reg_E,
             grow,
         )
         positions = np.concatenate([positions, added], axis=1)
-        weights = _solve_positions(block, items, positions, columns, diagonal, **system)
+        weights = _solve_positions(block, items, positions, diagonal, **system)
     padded = positions >= items.size
     rows = np.where(padded, -1, items[np.minimum(positions, items.size - 1)])
     return rows.astype(np.int32), weights
@@ -194,27 +176,36 @@ def _penalties(diagonal, shift, dropout):
 
 
 def _solve_positions(
-    block, items, positions, columns, diagonal, *, reg, reg_E, correlation, dropout, xi
+    block, items, positions, diagonal, *, reg, reg_E, values, dropout, xi
 ):
     """:func:`~.closed_forms.support_weights` of the systems at ``positions``
-    of ``block`` (``items.size`` marks a padded slot)."""
+    of ``block`` (``items.size`` marks a padded slot); ``values`` is
+    ``C[items, columns]`` (:func:`correlation_block`) or None."""
     valid = positions < items.size
     rows = np.where(valid, items[np.minimum(positions, items.size - 1)], -1)
     matrices, targets = column_systems(block, positions)
     penalties = _penalties(diagonal[np.maximum(rows, 0)], reg + reg_E, dropout)
     penalties[~valid] = 1.0
-    values = None
-    if correlation is not None and reg_E:
-        values = correlation_on_supports(correlation, columns, rows).astype(
-            matrices.dtype
-        )
-    weights = support_weights(matrices, targets, penalties, reg_E, values, xi=xi)
+    on_supports = None
+    if values is not None:
+        # C at each column's support: zero in padded slots (and, as C's
+        # diagonal, at the column itself: correlation_block zeroes it).
+        by_column = np.arange(positions.shape[0])[:, None]
+        on_supports = np.where(
+            valid, values[np.minimum(positions, items.size - 1), by_column], 0.0
+        ).astype(matrices.dtype)
+    weights = support_weights(matrices, targets, penalties, reg_E, on_supports, xi=xi)
     weights[~valid] = 0.0
     return weights
 
 
 def correlation_block(correlation, items, columns):
-    """``C[items, columns]`` (dense, zero where an item is the column)."""
+    """``C[items, columns]`` (dense, zero where an item is the column).
+
+    ``correlation`` is a :class:`~.closed_forms.LowRankCorrelation` (the
+    off-diagonal entries are ``left_i · right_j``; its diagonal is zero by
+    construction and counted as such) or a dense array.
+    """
     left = getattr(correlation, "left", None)
     if left is not None:
         values = left[items] @ correlation.right[columns].T
