@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from sklearn_l3ae._core import linalg
+from sklearn_l3ae._core import blocked_lapack, linalg
 from sklearn_l3ae._core.closed_forms import (
     LowRankCorrelation,
     anisotropy_control_matrix,
@@ -93,17 +93,32 @@ def test_blocked_spd_inverse_matches_numpy(dtype, n, blocked_inverse):
     np.testing.assert_array_equal(result, result.T)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("block", [1, 3, 16, 200])
-def test_blocked_cholesky_and_inverse_steps(block):
-    """Each blocked step against a direct computation of what it stands for."""
+def test_blocked_cholesky_and_inverse_steps(block, dtype):
+    """Each blocked step against a direct computation of what it stands for
+    (float64 NumPy), on every block layout: one block, ragged last blocks,
+    blocks of one column."""
     rng = np.random.default_rng(block)
     A = _spd(rng, 40)
-    work = A.copy()
-    linalg._blocked_cholesky_inplace(work, block)
+    work = A.astype(dtype)
+    blocked_lapack.cholesky_inplace(work, block)
     L = np.tril(work)
-    assert relative_error(L, np.linalg.cholesky(A)) < 1e-12
-    linalg._blocked_inverse_from_cholesky_inplace(work, block)
-    assert relative_error(np.tril(work), np.tril(np.linalg.inv(A))) < 1e-12
+    # Cholesky is backward stable: the factor's error is about κ(A)·eps.
+    tolerance = inverse_tolerance(A, dtype)
+    assert relative_error(L, np.linalg.cholesky(A)) <= tolerance
+    blocked_lapack.inverse_from_cholesky_inplace(work, block)
+    assert relative_error(np.tril(work), np.tril(np.linalg.inv(A))) <= tolerance
+
+
+@pytest.mark.parametrize(
+    "array",
+    [np.eye(4, dtype=np.float32).T[:, :3], np.eye(4, dtype=np.int64), np.eye(4)[::2]],
+)
+def test_blocked_routines_refuse_buffers_they_cannot_address(array):
+    """Their pointer arithmetic needs one C-ordered square float buffer."""
+    with pytest.raises(ValueError, match="C-contiguous square"):
+        blocked_lapack.cholesky_inplace(array, 2)
 
 
 def test_blocked_spd_inverse_reports_minor_order(blocked_inverse):

@@ -12,20 +12,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import LinAlgError, lapack, solve_triangular
+from scipy.linalg import LinAlgError, lapack
 from threadpoolctl import threadpool_limits
+
+from . import blocked_lapack
 
 # Row blocks of n x n products are sized to hold about this many bytes, so the
 # temporaries of blockwise updates stay small next to the n x n arrays.
 _BLOCK_BYTES = 64 * 2**20
 # Largest order inverted by one LAPACK potrf + potri call; larger matrices are
-# inverted blockwise (see spd_inverse_inplace), by blocks of _INVERSE_BLOCK.
-# Measured on 2 vCPUs (benchmarks/results/device.md, docs/device.rst): one
-# call runs at 1.02x and 1.01x the n³ SGEMM floor at 20 000 and 24 576 items,
-# the blocked path at 1.45x; potrf crashes from about 26 500 (see below), so
-# the limit keeps a 20 % margin below that.
+# inverted blockwise (see spd_inverse_inplace), by blocks of _INVERSE_BLOCK:
+# potrf crashes from about 26 500 (see below), so the limit keeps a 20 %
+# margin below that.  Measured on 2 vCPUs, side by side at 12 288 items
+# (float32, best of 2): one potrf + potri call 14.0 s, the blocked path
+# (blocked_lapack) 12.7 s with blocks of 8 192 and 14.1 s with 4 096; the
+# former blocked path, NumPy products between LAPACK calls on copied blocks
+# of 1 024, took 19.1 s.
 _LAPACK_MAX_ORDER = 20480
-_INVERSE_BLOCK = 1024
+_INVERSE_BLOCK = 8192
 # Rows of XᵀX per sparse product: small enough for the sparse accumulator to
 # stay in cache, large enough to amortize the per-call overhead.
 _GRAM_ROWS = 256
@@ -112,84 +116,6 @@ def _symmetrize_from_lower(A, tile=128):
             A[row:row_end, col:col_end] = A[col:col_end, row:row_end].T
 
 
-def _blocked_cholesky_inplace(A, block):
-    """``A = L Lᵀ`` in place, ``L`` in the lower triangle of C-ordered ``A``.
-
-    Right-looking, by blocks of ``block``: factor the diagonal block (LAPACK
-    ``potrf`` on a ``block`` x ``block`` copy), solve the panel below it,
-    subtract its outer product from the trailing lower triangle, strip by
-    strip.  The O(n³/3) work is NumPy matrix products; temporaries are
-    O(n·block).  Raises NotPositiveDefiniteError with the order of the
-    failing leading minor, as ``potrf`` does.
-    """
-    n = A.shape[0]
-    potrf = lapack.get_lapack_funcs("potrf", (A,))
-    for k in range(0, n, block):
-        end = min(k + block, n)
-        factor, info = potrf(A[k:end, k:end], lower=1, clean=1)
-        if info > 0:
-            raise NotPositiveDefiniteError(
-                f"The matrix is not positive definite: its leading minor of "
-                f"order {k + info} is not positive (blocked Cholesky).",
-                order=int(k + info),
-            )
-        A[k:end, k:end] = factor
-        if end == n:
-            break
-        # L₂₁ L₁₁ᵀ = A₂₁  ⇔  L₂₁ᵀ = L₁₁⁻¹ A₂₁ᵀ
-        panel = solve_triangular(factor, A[end:, k:end].T, lower=True).T
-        A[end:, k:end] = panel
-        for row in range(end, n, block):
-            row_end = min(row + block, n)
-            A[row:row_end, end:row_end] -= (
-                panel[row - end : row_end - end] @ panel[: row_end - end].T
-            )
-    return A
-
-
-def _blocked_inverse_from_cholesky_inplace(A, block):
-    """``A⁻¹ = L⁻ᵀ L⁻¹`` in place from ``L`` in the lower triangle of ``A``.
-
-    LAPACK ``potri`` by blocks: first ``X = L⁻¹``, block columns from last
-    to first (``X₂₁ = −X₂₂ L₂₁ X₁₁`` with ``X₂₂`` already inverted, LAPACK
-    ``trtri`` on diagonal blocks); then ``Xᵀ X``, block rows from first to
-    last (block row k of the result needs the rows of ``X`` from k on only,
-    so it overwrites block row k of ``X``).  About 2n³/3 flops in NumPy
-    matrix products; the result is left in the lower triangle.
-    """
-    n = A.shape[0]
-    trtri = lapack.get_lapack_funcs("trtri", (A,))
-    starts = range(0, n, block)
-    for k in reversed(starts):
-        end = min(k + block, n)
-        inverse, info = trtri(A[k:end, k:end], lower=1)
-        if info > 0:  # pragma: no cover - a Cholesky factor has no zero pivot
-            raise NotPositiveDefiniteError(
-                "The matrix is singular to working precision (blocked trtri).",
-                order=int(k + info),
-            )
-        inverse = np.tril(inverse)
-        if end < n:
-            below = A[end:, k:end]  # L₂₁; X₂₂ = A[end:, end:] is inverted
-            product = np.empty_like(below)
-            for row in range(end, n, block):
-                row_end = min(row + block, n)
-                strip = slice(row - end, row_end - end)
-                product[strip] = A[row:row_end, end:row] @ below[: row - end]
-                product[strip] += np.tril(A[row:row_end, row:row_end]) @ below[strip]
-            A[end:, k:end] = -(product @ inverse)
-        A[k:end, k:end] = inverse
-    for k in starts:
-        end = min(k + block, n)
-        rows = A[k:end, :end].copy()
-        rows[:, k:end] = np.tril(rows[:, k:end])
-        result = rows[:, k:end].T @ rows
-        if end < n:
-            result += A[end:, k:end].T @ A[end:, :end]
-        A[k:end, :end] = result
-    return A
-
-
 def _one_norm(A):
     """``‖A‖₁`` of a symmetric matrix (largest row sum), in row blocks."""
     step = row_block(A.shape[0], A.shape[1], A.itemsize)
@@ -204,15 +130,12 @@ def spd_inverse_inplace(A):
 
     LAPACK ``potrf`` factors ``A`` and ``potri`` forms the inverse from the
     factor, both in the memory of ``A``; the result is then symmetrized.
-    Above ``_LAPACK_MAX_ORDER`` the same algorithm runs blockwise
-    (:func:`_blocked_cholesky_inplace`,
-    :func:`_blocked_inverse_from_cholesky_inplace`): multithreaded OpenBLAS
-    ``potrf``
-    crashes on large matrices (segfault in ``?syrk_thread``, OpenBLAS issue
-    #2821; here from n ≈ 26 500 with SciPy 1.17's bundled OpenBLAS 0.3.30
-    and two threads).  The blocked version is slower (1.45x the n³ floor
-    against about 1.0x for one call, ``docs/device.rst``), hence only above
-    ``_LAPACK_MAX_ORDER``.
+    Above ``_LAPACK_MAX_ORDER`` the same algorithms run blockwise, as
+    level-3 LAPACK/BLAS calls on sub-blocks of ``A`` in place
+    (:mod:`~.blocked_lapack`): multithreaded OpenBLAS ``potrf`` crashes on
+    large matrices (segfault in ``?syrk_thread``, OpenBLAS issue #2821; here
+    from n ≈ 26 500 with SciPy 1.17's bundled OpenBLAS 0.3.30 and two
+    threads).
 
     Parameters
     ----------
@@ -247,7 +170,14 @@ def spd_inverse_inplace(A):
     # Cholesky factor.
     fortran_view = A.T
     if n > _LAPACK_MAX_ORDER:
-        _blocked_cholesky_inplace(A, _INVERSE_BLOCK)
+        try:
+            blocked_lapack.cholesky_inplace(A, _INVERSE_BLOCK)
+        except blocked_lapack.BlockedFactorizationError as error:
+            raise NotPositiveDefiniteError(
+                f"The matrix is not positive definite: its leading minor of "
+                f"order {error.order} is not positive (blocked Cholesky).",
+                order=error.order,
+            ) from None
     else:
         factor, info = potrf(fortran_view, lower=0, overwrite_a=1, clean=0)
         if info > 0:
@@ -274,7 +204,7 @@ def spd_inverse_inplace(A):
             order=0,
         )
     if n > _LAPACK_MAX_ORDER:
-        _blocked_inverse_from_cholesky_inplace(A, _INVERSE_BLOCK)
+        blocked_lapack.inverse_from_cholesky_inplace(A, _INVERSE_BLOCK)
     else:
         potri(fortran_view, lower=0, overwrite_c=1)
     _symmetrize_from_lower(A)

@@ -66,8 +66,8 @@ class DenseSolver:
         the peak (a backend that does not factorize in place).
 
         The dense arrays alive at the peak, the phase-1 side arrays, and the
-        work buffers: row blocks of the products, the blocked inverse's
-        panels above LAPACK's order, and for sparse ``X`` the per-thread
+        work buffers: row blocks of the products (the blocked inverse above
+        LAPACK's order works in place), and for sparse ``X`` the per-thread
         Gram row blocks and the transposed copy that
         :func:`~sklearn_l3ae._core.linalg.gram_matrix` makes.
         """
@@ -76,8 +76,6 @@ class DenseSolver:
         dtype = problem.dtype
         itemsize = dtype.itemsize
         work = 2 * min(linalg._BLOCK_BYTES, n_items * n_items * itemsize)
-        if n_items > linalg._LAPACK_MAX_ORDER:
-            work += 3 * n_items * linalg._INVERSE_BLOCK * itemsize
         if sparse.issparse(X):
             rows = min(linalg._GRAM_ROWS, n_items) * available_cores()
             work += rows * n_items * (itemsize + 8)
