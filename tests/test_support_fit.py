@@ -6,6 +6,7 @@ restricted ridge problem, brute-force neighbour lists from the dense ``G``
 and ``C``, and dense rankings of the densified model.
 """
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -751,3 +752,18 @@ def test_a_sparse_fit_over_budget_names_a_smaller_n_neighbors():
     X, _ = _data(n_items=60)
     with pytest.raises(MemoryLimitError, match=r"n_neighbors=\d+ or fewer"):
         EASERecommender(n_neighbors=50, memory_limit=2**20).fit(X)
+
+
+def test_a_failed_first_round_reports_the_size_of_the_system_that_failed():
+    """Twelve identical items make any support holding two of them singular
+    at ``reg < 0``: the first round fails, on its k − grown + 1 items, not
+    on the final support's k + 1."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((80, 40)) < 0.2).astype(float)
+    X[:, :12] = rng.random((80, 1)) < 0.5
+    k = 8
+    first_round = k - support_fit.grown_places(k, complete=False) + 1
+    with pytest.raises(ValueError, match=r"support \((\d+) items\)") as info:
+        EASERecommender(reg=-0.5, n_neighbors=k, dtype=np.float64).fit(X)
+    size = int(re.search(r"support \((\d+) items\)", str(info.value)).group(1))
+    assert 2 <= size <= first_round < k + 1

@@ -16,6 +16,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from .closed_forms import dropout_penalty, support_weights
+from .linalg import NotPositiveDefiniteError
 from .sparse_gram import block_gram, column_systems
 
 # Items in the union of a block's supports (its dense G[U, U] is U² entries).
@@ -194,7 +195,15 @@ def _solve_positions(
         on_supports = np.where(
             valid, values[np.minimum(positions, items.size - 1), by_column], 0.0
         ).astype(matrices.dtype)
-    weights = support_weights(matrices, targets, penalties, reg_E, on_supports, xi=xi)
+    try:
+        weights = support_weights(
+            matrices, targets, penalties, reg_E, on_supports, xi=xi
+        )
+    except NotPositiveDefiniteError as error:
+        # The size of the system that failed, for the diagnosis: in the
+        # first round of a grown support it is not the final size.
+        error.size = int(np.count_nonzero(valid[error.index]))
+        raise
     weights[~valid] = 0.0
     return weights
 

@@ -454,9 +454,11 @@ def _run_blocks(gram, supports, blocks, parameters, n_jobs):
 
 def _explain(problem, error, supports, grow=0):
     column = getattr(error, "column", None)
-    size = 0
-    if column is not None:
-        size = int(np.count_nonzero(supports[column] >= 0)) + 1 + grow
+    size = getattr(error, "size", None)
+    if size is None:
+        size = 0
+        if column is not None:
+            size = int(np.count_nonzero(supports[column] >= 0)) + 1 + grow
     where = f"item column {column}'s" if column is not None else "a column's"
     return (
         f"{problem.shifted_matrix_text()} restricted to {where} support ({size} "
