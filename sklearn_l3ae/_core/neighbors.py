@@ -341,7 +341,8 @@ def _search_space(correlation, n_sample=None, seed=0):
     error = np.abs(rebuilt - expected).max() / max(np.abs(expected).max(), 1e-300)
     if not np.all(delta > 0) or error > 1e-3:
         return left, right
-    root = (vectors * np.sqrt(eigenvalues)) @ vectors.T
+    # float32 like the index: a float64 root would upcast every block of F.
+    root = ((vectors * np.sqrt(eigenvalues)) @ vectors.T).astype(np.float32)
     W = np.empty((n_items, dim), dtype=np.float32)
     for start in range(0, n_items, 65_536):
         W[start : start + 65_536] = left[start : start + 65_536] @ root
