@@ -396,7 +396,7 @@ class SupportSolver:
                     if final is not None:
                         final[columns] = rows[:, 1:]
         except NotPositiveDefiniteError as error:
-            raise ValueError(_explain(problem, error, supports, grow)) from error
+            raise ValueError(_explain(problem, error)) from error
         # Free G (and the supports unless kept) before B is converted.
         del gram, blocks
         if final is not None:
@@ -452,13 +452,12 @@ def _run_blocks(gram, supports, blocks, parameters, n_jobs):
         yield from results
 
 
-def _explain(problem, error, supports, grow=0):
+def _explain(problem, error):
+    """The message of a failed support solve: the failing system recorded
+    its column (:func:`_solve_chunk`) and size
+    (:func:`~.._core.support_fit.solve_block`) on ``error``."""
     column = getattr(error, "column", None)
-    size = getattr(error, "size", None)
-    if size is None:
-        size = 0
-        if column is not None:
-            size = int(np.count_nonzero(supports[column] >= 0)) + 1 + grow
+    size = getattr(error, "size", 0)
     where = f"item column {column}'s" if column is not None else "a column's"
     return (
         f"{problem.shifted_matrix_text()} restricted to {where} support ({size} "

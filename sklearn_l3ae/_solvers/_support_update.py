@@ -50,7 +50,7 @@ def resolve_columns(problem, supports, columns, previous, n_jobs=None):
                 columns_out.append(np.repeat(block, kept.sum(axis=1)))
                 values.append(weights[kept])
     except NotPositiveDefiniteError as error:
-        raise ValueError(_explain(problem, error, supports)) from error
+        raise ValueError(_explain(problem, error)) from error
     keep = np.ones(n_items, dtype=dtype)
     keep[columns] = 0
     kept_part = sparse.csr_array(previous @ sparse.diags_array(keep))
