@@ -102,7 +102,7 @@ def test_blocked_cholesky_and_inverse_steps(block, dtype):
     rng = np.random.default_rng(block)
     A = _spd(rng, 40)
     work = A.astype(dtype)
-    blocked_lapack.cholesky_inplace(work, block)
+    assert blocked_lapack.cholesky_inplace(work, block) == 0
     L = np.tril(work)
     # Cholesky is backward stable: the factor's error is about κ(A)·eps.
     tolerance = inverse_tolerance(A, dtype)

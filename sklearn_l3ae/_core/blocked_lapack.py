@@ -31,7 +31,7 @@ operand above the block size, except the rectangular ``gemm``/``trsm``/
 import ctypes
 
 import numpy as np
-from scipy.linalg import cython_blas, cython_lapack
+from scipy.linalg import LinAlgError, cython_blas, cython_lapack
 
 _BLAS = {
     np.dtype(np.float32): "s",
@@ -52,15 +52,6 @@ _SIGNATURES = {
     "syrk": (cython_blas, "cciisaisai"),
 }
 _FUNCTIONS = {}
-
-
-class BlockedFactorizationError(Exception):
-    """``potrf`` failed on a diagonal block: ``order`` is the 1-based order
-    of the leading minor of the whole matrix that is not positive."""
-
-    def __init__(self, order):
-        super().__init__(order)
-        self.order = order
 
 
 def _routine(prefix, name):
@@ -150,10 +141,11 @@ def cholesky_inplace(A, block):
     ``A₂₂ −= U₁₂ᵀ U₁₂`` by column strips of ``block``: ``gemm`` above each
     diagonal strip block, ``syrk`` on it.  n³/3 flops, no temporary.
 
-    Raises
-    ------
-    BlockedFactorizationError
-        With the order of the leading minor that is not positive.
+    Returns
+    -------
+    info : int
+        As LAPACK ``potrf``'s: 0, or the 1-based order of the leading minor
+        that is not positive (the factorization stops there).
     """
     calls = _Calls(A)
     n = calls.n
@@ -161,7 +153,7 @@ def cholesky_inplace(A, block):
         size = min(block, n - k)
         info = calls.factor("potrf", k, size)
         if info > 0:
-            raise BlockedFactorizationError(k + info)
+            return k + info
         end = k + size
         rest = n - end
         if not rest:
@@ -182,7 +174,7 @@ def cholesky_inplace(A, block):
                 "syrk", b"U", b"T", width, size, -1.0,
                 calls.at(k, strip), calls.lda, 1.0, calls.at(strip, strip), calls.lda,
             )  # fmt: skip
-    return A
+    return 0
 
 
 def inverse_from_cholesky_inplace(A, block):
@@ -216,7 +208,9 @@ def inverse_from_cholesky_inplace(A, block):
             )  # fmt: skip
         info = calls.factor("trtri", j, size)
         if info > 0:  # pragma: no cover - a Cholesky factor has no zero pivot
-            raise BlockedFactorizationError(j + info)
+            raise LinAlgError(
+                f"The Cholesky factor is singular at order {j + info} (trtri)."
+            )
     for i in range(0, n, block):
         size = min(block, n - i)
         end = i + size

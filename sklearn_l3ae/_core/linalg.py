@@ -170,26 +170,21 @@ def spd_inverse_inplace(A):
     # Cholesky factor.
     fortran_view = A.T
     if n > _LAPACK_MAX_ORDER:
-        try:
-            blocked_lapack.cholesky_inplace(A, _INVERSE_BLOCK)
-        except blocked_lapack.BlockedFactorizationError as error:
-            raise NotPositiveDefiniteError(
-                f"The matrix is not positive definite: its leading minor of "
-                f"order {error.order} is not positive (blocked Cholesky).",
-                order=error.order,
-            ) from None
+        info = blocked_lapack.cholesky_inplace(A, _INVERSE_BLOCK)
+        method = "blocked Cholesky"
     else:
         factor, info = potrf(fortran_view, lower=0, overwrite_a=1, clean=0)
-        if info > 0:
-            raise NotPositiveDefiniteError(
-                f"The matrix is not positive definite: its leading minor of "
-                f"order {info} is not positive (LAPACK potrf).",
-                order=int(info),
-            )
+        method = "LAPACK potrf"
         if info < 0:  # pragma: no cover - argument error, a bug on our side
             raise RuntimeError(f"LAPACK potrf rejected argument {-info}.")
         if not np.shares_memory(factor, A):  # pragma: no cover - f2py contract
             raise RuntimeError("LAPACK did not work in place.")
+    if info > 0:
+        raise NotPositiveDefiniteError(
+            f"The matrix is not positive definite: its leading minor of "
+            f"order {info} is not positive ({method}).",
+            order=int(info),
+        )
     # The factorization can succeed on a matrix whose inverse has no correct
     # digit left in this precision: refuse rather than return noise.
     # (An overflowed matrix has no meaningful condition number: its NaN or
