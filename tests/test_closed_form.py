@@ -121,6 +121,55 @@ def test_blocked_routines_refuse_buffers_they_cannot_address(array):
         blocked_lapack.cholesky_inplace(array, 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 130])
+def test_symmetric_one_norm_reads_only_the_lower_triangle(dtype, n):
+    """LAPACK ``lansy`` against the largest absolute column sum in float64;
+    whatever the strict upper triangle holds is not read."""
+    rng = np.random.default_rng(n)
+    lower = np.tril(rng.standard_normal((n, n)))
+    symmetric = lower + np.tril(lower, -1).T
+    expected = np.abs(symmetric).sum(axis=0).max()
+    work = np.tril(symmetric).astype(dtype)
+    work[np.triu_indices(n, 1)] = np.nan  # never read
+    # lansy sums in the working precision: n terms, each within eps.
+    tolerance = 4 * n * np.finfo(dtype).eps * expected
+    assert abs(blocked_lapack.symmetric_one_norm(work) - expected) <= tolerance
+
+
+def test_symmetric_one_norm_propagates_nan_and_inf():
+    A = np.eye(4)
+    A[2, 1] = np.nan
+    assert np.isnan(blocked_lapack.symmetric_one_norm(A))
+    A[2, 1] = np.inf
+    assert blocked_lapack.symmetric_one_norm(A) == np.inf
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, d", [(1, 1), (9, 3), (70, 16), (5, 0)])
+def test_add_product_inplace_matches_numpy(dtype, n, d):
+    """``A += left @ right.T`` in place, for left != right (a transposed
+    operand would give ``right @ left.T``), against float64 NumPy."""
+    rng = np.random.default_rng(n + d)
+    A = rng.standard_normal((n, n))
+    left = rng.standard_normal((n, d))
+    right = rng.standard_normal((n, d))
+    expected = A + left @ right.T
+    work = A.astype(dtype)
+    out = blocked_lapack.add_product_inplace(
+        work, left.astype(dtype), np.asfortranarray(right.astype(dtype))
+    )
+    assert out is work
+    bound = np.abs(A) + np.abs(left) @ np.abs(right).T
+    tolerance = 4 * (d + 2) * np.finfo(dtype).eps * bound
+    assert np.all(np.abs(work - expected) <= tolerance)
+
+
+def test_add_product_inplace_refuses_mismatched_factors():
+    with pytest.raises(ValueError, match=r"two \(4, d\) factors"):
+        blocked_lapack.add_product_inplace(np.eye(4), np.ones((4, 2)), np.ones((3, 2)))
+
+
 def test_blocked_spd_inverse_reports_minor_order(blocked_inverse):
     A = np.eye(20)
     A[10, 10] = -1.0  # in the second block of 7

@@ -1,5 +1,7 @@
 """Blocked Cholesky factorization and inverse in place, through LAPACK/BLAS
-calls on sub-blocks of one buffer.
+calls on sub-blocks of one buffer; and the two other n x n steps of the
+dense closed form as single in-place calls (``lansy``'s 1-norm of the lower
+triangle, a ``gemm`` accumulating a low-rank product into the buffer).
 
 SciPy's f2py wrappers (``scipy.linalg.lapack``, ``scipy.linalg.blas``) copy
 any array that is not contiguous, so a sub-block of an n x n matrix cannot be
@@ -50,7 +52,10 @@ _SIGNATURES = {
     "trmm": (cython_blas, "cccciisaiai"),
     "gemm": (cython_blas, "cciiisaiaisai"),
     "syrk": (cython_blas, "cciisaisai"),
+    "lansy": (cython_lapack, "cciaia"),
 }
+# Routines that return a scalar of the matrix's dtype (the others: none).
+_RETURNS_SCALAR = frozenset({"lansy"})
 _FUNCTIONS = {}
 
 
@@ -68,8 +73,11 @@ def _routine(prefix, name):
         get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
         address = get_pointer(capsule, get_name(capsule))
         argtypes = [_CHAR if kind == "c" else _POINTER for kind in kinds]
+        restype = None
+        if name in _RETURNS_SCALAR:
+            restype = ctypes.c_float if prefix == "s" else ctypes.c_double
         # CFUNCTYPE releases the GIL during the call.
-        _FUNCTIONS[key] = ctypes.CFUNCTYPE(None, *argtypes)(address)
+        _FUNCTIONS[key] = ctypes.CFUNCTYPE(restype, *argtypes)(address)
     return _FUNCTIONS[key]
 
 
@@ -105,7 +113,8 @@ class _Calls:
 
     def call(self, name, *args):
         """Call ``name`` with Python args: bytes (chars), int (ints),
-        float (scalars, wrapped as the dtype's), pointers as they are."""
+        float (scalars, wrapped as the dtype's), pointers as they are; its
+        return value (a float for ``lansy``, else None)."""
         kinds = _SIGNATURES[name][1]
         converted, keep = [], []
         for kind, value in zip(kinds, args, strict=True):
@@ -121,7 +130,7 @@ class _Calls:
                 converted.append(ctypes.cast(ctypes.pointer(box), _POINTER))
             else:
                 converted.append(value)
-        _routine(self.prefix, name)(*converted)
+        return _routine(self.prefix, name)(*converted)
 
     def factor(self, name, start, size):
         """``potrf``/``trtri``/``lauum`` of the diagonal block at ``start``;
@@ -231,4 +240,47 @@ def inverse_from_cholesky_inplace(A, block):
                 "syrk", b"U", b"N", size, n - end, 1.0,
                 calls.at(i, end), calls.lda, 1.0, calls.at(i, i), calls.lda,
             )  # fmt: skip
+    return A
+
+
+def symmetric_one_norm(A):
+    """``‖A‖₁`` of a symmetric ``A`` from its lower triangle (LAPACK ``lansy``).
+
+    One pass over the triangle, no temporary beyond an n-vector; the strict
+    upper triangle is not read.  NaN propagates (LAPACK ≥ 3.4), inf stays inf.
+    """
+    calls = _Calls(A)
+    work = np.empty(calls.n, dtype=A.dtype)
+    return float(
+        calls.call(
+            "lansy", b"1", b"U", calls.n, calls.at(0, 0), calls.lda,
+            _POINTER(work.ctypes.data),
+        )
+    )  # fmt: skip
+
+
+def add_product_inplace(A, left, right):
+    """``A += left @ right.T`` in place: one ``gemm`` on the n x n buffer.
+
+    ``left`` and ``right`` are (n, d) arrays of ``A``'s dtype (copied to
+    C order if they are not).  In the Fortran view this is
+    ``Aᵀ += right · leftᵀ``; no n x n temporary, BLAS threads over the
+    columns.
+    """
+    calls = _Calls(A)
+    n = calls.n
+    left = np.ascontiguousarray(left, dtype=A.dtype)
+    right = np.ascontiguousarray(right, dtype=A.dtype)
+    if left.shape != right.shape or left.ndim != 2 or left.shape[0] != n:
+        raise ValueError(
+            f"Expected two ({n}, d) factors, got shapes {left.shape} and {right.shape}."
+        )
+    d = left.shape[1]
+    if d == 0 or n == 0:
+        return A
+    calls.call(
+        "gemm", b"T", b"N", n, n, d, 1.0,
+        _POINTER(right.ctypes.data), d, _POINTER(left.ctypes.data), d,
+        1.0, calls.at(0, 0), calls.lda,
+    )  # fmt: skip
     return A

@@ -345,7 +345,6 @@ def weights_from_inverse(P, penalty, reg_E, correlation, *, xi=0.0, ops=NumpyOps
     if not semantic:
         target = _bounded_diagonal(1.0 - p_diag * penalty, xi)
         return _scaled_solution(P, (1.0 - target) / p_diag, target, ops)
-    step = row_block(n_items, n_items, ops.itemsize(P))
     if isinstance(correlation, LowRankCorrelation):
         PL = P @ ops.asarray(correlation.left, like=P)
         right = ops.asarray(correlation.right, like=P)
@@ -354,12 +353,10 @@ def weights_from_inverse(P, penalty, reg_E, correlation, *, xi=0.0, ops=NumpyOps
         r = (1.0 - target + reg_E * diag_PC) / p_diag
         column_scale = ops.asarray(reg_E * correlation.diagonal - r, like=P)
         right *= reg_E
-        for start in range(0, n_items, step):
-            block = P[start : start + step]
-            block *= column_scale[None, :]
-            block += PL[start : start + step] @ right.T
+        ops.scale_columns_add_product(P, column_scale, PL, right)
     else:
         C = correlation  # dense: already an array of the backend (not copied)
+        step = row_block(n_items, n_items, ops.itemsize(P))
         diag_PC = np.empty(n_items)
         for start in range(0, n_items, step):
             stop = min(start + step, n_items)

@@ -116,15 +116,6 @@ def _symmetrize_from_lower(A, tile=128):
             A[row:row_end, col:col_end] = A[col:col_end, row:row_end].T
 
 
-def _one_norm(A):
-    """``‖A‖₁`` of a symmetric matrix (largest row sum), in row blocks."""
-    step = row_block(A.shape[0], A.shape[1], A.itemsize)
-    return max(
-        float(np.abs(A[start : start + step]).sum(axis=1, dtype=np.float64).max())
-        for start in range(0, A.shape[0], step)
-    )
-
-
 def spd_inverse_inplace(A):
     """Invert a symmetric positive-definite matrix in place (Cholesky).
 
@@ -162,7 +153,8 @@ def spd_inverse_inplace(A):
     if not (A.flags.c_contiguous and A.flags.writeable):
         raise ValueError("Expected a writeable C-contiguous matrix to invert in place.")
     n = A.shape[0]
-    norm = _one_norm(A)
+    # ‖A‖₁ for pocon, from the lower triangle that potrf reads.
+    norm = blocked_lapack.symmetric_one_norm(A)
     potrf, pocon, potri = lapack.get_lapack_funcs(("potrf", "pocon", "potri"), (A,))
     # A is symmetric, so its transpose is the same matrix in Fortran order and
     # LAPACK works on our buffer without a copy.  The upper triangle of the
@@ -337,3 +329,9 @@ class NumpyOps:
     @staticmethod
     def inverse_inplace(A):
         return spd_inverse_inplace(A)
+
+    @staticmethod
+    def scale_columns_add_product(A, scale, left, right):
+        """``A ← A·diagMat(scale) + left @ right.T`` in place (one ``gemm``)."""
+        A *= scale[None, :]
+        return blocked_lapack.add_product_inplace(A, left, right)

@@ -230,6 +230,11 @@ class TorchOps:
     def inverse_inplace(A):
         return spd_inverse_inplace(A)
 
+    @staticmethod
+    def scale_columns_add_product(A, scale, left, right):
+        """``A ← A·diagMat(scale) + left @ right.T`` in place (``addmm_``)."""
+        return A.mul_(scale[None, :]).addmm_(left, right.T)
+
 
 def _one_norm(A):
     """``‖A‖₁`` of a symmetric tensor (largest row sum), in row blocks."""
