@@ -21,9 +21,10 @@ against ``model.recommend`` on a sample of users.
 synthetic catalogue with topics (``_synthetic.topic_catalogue``: as many
 users as items, ~20 interactions each, 384-d embeddings; faiss semantic
 search), inside ``joblib.parallel_backend("dask")`` with ``n_jobs=-1``.
-The parallel phases (the faiss queries, the column blocks) run on the
-workers; the rest (phase 1, the faiss index, streaming ``XᵀX``, the
-supports) on the client.  Checked: the same weights with 1 and 2 workers.
+The column blocks and the faiss search run on the workers (one worker
+builds the index while the client streams ``XᵀX``; the queries are split
+over both); the rest (phase 1, streaming ``XᵀX``, the supports) on the
+client.  Checked: the same weights with 1 and 2 workers.
 
 **(c) grid search**: ``GridSearchCV`` over 12 L3AE candidates (4 ``reg_X``
 x 3 ``reg_E``) on ml-1m with SPEC §3's pipeline (``SentenceEncoder`` of
@@ -203,6 +204,11 @@ class _ClientPhases:
         ("faiss index", "sklearn_l3ae._core.neighbors", "_faiss_index"),
         ("probe calibration", "sklearn_l3ae._core.neighbors", "_exact_sample"),
         ("stream XᵀX", "sklearn_l3ae._core.sparse_gram", "stream_gram"),
+        (
+            "wait for the workers' faiss search",
+            "sklearn_l3ae._core.faiss_cluster",
+            "PendingSearch.result",
+        ),
         ("supports", "sklearn_l3ae._core.support_lists", "supports"),
         ("column order", "sklearn_l3ae._core.support_fit", "order_columns"),
         ("column blocks", "sklearn_l3ae._core.support_fit", "column_blocks"),
@@ -355,6 +361,60 @@ def part_scoring(n_users, quick):
 # ------------------------------------------------------------- (b) sparse fit
 
 
+class _FaissOnWorkers:
+    """The faiss search on the workers (2 workers): the build task and the
+    search tasks (Dask's task stream), the bytes of C's factors scattered to
+    one worker and of the built index (with the queries) that the other
+    workers fetch."""
+
+    def __init__(self, client):
+        self.client = client
+        self.record = {}
+
+    def __enter__(self):
+        import distributed
+
+        from sklearn_l3ae._core import faiss_cluster, parallel
+
+        self.classes = faiss_cluster.RemoteSearch, faiss_cluster.PendingSearch
+        self.originals = (self.classes[0].__init__, self.classes[1].result)
+        record, client, remotes = self.record, self.client, []
+        start, wait = self.originals
+
+        def init(remote, client, correlation, *args, **kwargs):
+            start(remote, client, correlation, *args, **kwargs)
+            record["factors_bytes"] = parallel.shared_nbytes(correlation)
+            remotes.append(remote)
+
+        def result(pending):
+            out = wait(pending)
+            key = remotes[-1]._built.key
+            record["built_bytes"] = client.nbytes(keys=[key], summary=False)[key]
+            return out
+
+        self.classes[0].__init__, self.classes[1].result = init, result
+        self.stream = distributed.get_task_stream(client)
+        self.stream.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.classes[0].__init__, self.classes[1].result = self.originals
+        self.stream.__exit__(*exc)
+        for name in ("_build_task", "_search_task"):
+            spans = [
+                (part["start"], part["stop"])
+                for task in self.stream.data
+                if name in str(task["key"])
+                for part in task["startstops"]
+                if part["action"] == "compute"
+            ]
+            if spans:
+                self.record[name] = {
+                    "tasks": len(spans),
+                    "seconds": max(e for _, e in spans) - min(s for s, _ in spans),
+                }
+
+
 def part_sparse_fit(n_items, n_neighbors):
     import joblib
     from _synthetic import topic_catalogue
@@ -384,6 +444,7 @@ def part_sparse_fit(n_items, n_neighbors):
             with (
                 _TaskBytes() as shipped,
                 _ClientPhases() as phases,
+                _FaissOnWorkers(client) as faiss_search,
                 joblib.parallel_backend("dask"),
             ):
                 start = time.perf_counter()
@@ -407,6 +468,7 @@ def part_sparse_fit(n_items, n_neighbors):
                 "client_peak_rss_bytes": client_peak,
                 "loops": shipped.records,
                 "client_phase_seconds": phases.seconds,
+                "faiss_on_workers": faiss_search.record,
             }
         )
         print(
@@ -657,18 +719,41 @@ def report(results):
                 f"{loop['mean_task_bytes']:,.0f} | "
                 f"{loop['shared_bytes'] / 2**20:,.1f} MiB |"
             )
+        remote = two.get("faiss_on_workers") or {}
+        if remote.get("_build_task"):
+            build, search = remote["_build_task"], remote["_search_task"]
+            lines += [
+                "",
+                "The faiss search on the workers (2 workers), submitted at once "
+                "while the client streams XᵀX: C's factors "
+                f"({remote['factors_bytes'] / 2**20:,.1f} MiB) scattered to one "
+                f"worker, which builds the index ({build['seconds']:.1f} s); "
+                f"{search['tasks']} query tasks over both workers "
+                f"({search['seconds']:.1f} s), the other worker fetching the "
+                f"built index and queries ({remote['built_bytes'] / 2**20:,.1f} "
+                "MiB) from the first; each task message holds futures and four "
+                "numbers.",
+            ]
         if two.get("client_phase_seconds"):
             lines += [
                 "",
                 "Where the client's time goes (2 workers; the rest of the client "
-                "time is scattering the shared inputs and collecting results):",
+                "time is scattering the shared inputs and collecting results; "
+                "— : not in the client):",
                 "",
                 "| client phase | 1 worker (s) | 2 workers (s) |",
                 "|---|---:|---:|",
             ]
-            for label, seconds in two["client_phase_seconds"].items():
-                alone = one.get("client_phase_seconds", {}).get(label, float("nan"))
-                lines.append(f"| {label} | {alone:.1f} | {seconds:.1f} |")
+            alone, shared = (
+                one.get("client_phase_seconds", {}),
+                two["client_phase_seconds"],
+            )
+            for label in [*alone, *(name for name in shared if name not in alone)]:
+                cells = [
+                    f"{phases[label]:.1f}" if label in phases else "—"
+                    for phases in (alone, shared)
+                ]
+                lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
         lines.append("")
     c = results.get("grid_search")
     if c:

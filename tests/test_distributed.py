@@ -27,7 +27,14 @@ from sklearn_l3ae import (
     evaluate,
     make_ranking_scorer,
 )
-from sklearn_l3ae._core import neighbors, parallel, support_fit
+from sklearn_l3ae._core import (
+    faiss_cluster,
+    neighbors,
+    parallel,
+    sparse_gram,
+    support_fit,
+)
+from sklearn_l3ae._core.closed_forms import LowRankCorrelation
 from sklearn_l3ae._solvers import _support
 from sklearn_l3ae.datasets import interactions_from_frame, recommendations_to_frame
 from sklearn_l3ae.text import _sentence_encoder
@@ -133,6 +140,17 @@ def test_inputs_too_large_for_the_workers_are_refused_up_front():
         with joblib.parallel_backend("dask"):
             with pytest.raises(MemoryLimitError, match=r"memory_limit is 400\.0 MiB"):
                 list(parallel.run_tasks(_double, (huge,), [(1,), (2,)], n_jobs=-1))
+            # The faiss build counts the arrays it makes beside C's factors
+            # (205 MiB): the search space, the index and its serialization.
+            n_items, dim = 400_000, 64
+            factors = LowRankCorrelation(
+                diagonal=np.zeros(n_items),
+                left=np.zeros((n_items, dim), np.float32),
+                right=np.zeros((n_items, dim), np.float32),
+            )
+            search = neighbors.SemanticSearch(factors, "faiss", n_jobs=-1)
+            with pytest.raises(MemoryLimitError, match="with the task's own arrays"):
+                search.submit(16)
             # Small inputs go through on the same cluster.
             assert list(
                 parallel.run_tasks(_double, (np.zeros(10),), [(1,), (2,)], n_jobs=2)
@@ -169,22 +187,73 @@ def test_sparse_fit_on_the_cluster_matches_one_process(client, monkeypatch):
     not _support.faiss_available(), reason="the faiss extra is not installed"
 )
 def test_faiss_search_on_the_cluster_matches_one_process(client, monkeypatch):
-    """The faiss queries are split over the workers, the index serialized
-    once: the same candidates as faiss's own threads in this process."""
+    """The index is built on a worker, the queries split over the workers,
+    while the client streams XᵀX: the same candidates as faiss's own threads
+    in this process, and no index ever built in the client."""
     monkeypatch.setattr(neighbors, "_FAISS_RESULT_ENTRIES", 2 * 17 * 250)
+    F, X = _faiss_catalogue()
+    params = dict(n_neighbors=16, neighbor_search="faiss", dtype=np.float32)
+    one = _l3ae(F, n_jobs=1, **params).fit(X)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the faiss index was built in the client")
+
+    calls = []
+    stream_gram = sparse_gram.stream_gram
+    result = faiss_cluster.PendingSearch.result
+
+    def streaming(*args, **kwargs):
+        calls.append("stream")
+        return stream_gram(*args, **kwargs)
+
+    def waiting(self):
+        calls.append("wait")
+        return result(self)
+
+    monkeypatch.setattr(neighbors, "_faiss_index", not_here)
+    monkeypatch.setattr(sparse_gram, "stream_gram", streaming)
+    monkeypatch.setattr(faiss_cluster.PendingSearch, "result", waiting)
+    with distributed.get_task_stream(client) as stream:
+        with joblib.parallel_backend("dask"):
+            cluster = _l3ae(F, n_jobs=-1, **params).fit(X)
+    keys = [str(task["key"]) for task in stream.data]
+    assert sum("_build_task" in key for key in keys) == 1
+    assert sum("_search_task" in key for key in keys) >= 2
+    # The client streamed XᵀX before it waited for the search.
+    assert calls == ["stream", "wait"]
+    np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
+    np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
+
+
+def _faiss_catalogue():
     rng = np.random.default_rng(8)
     n_items = 4000
     centres = rng.standard_normal((40, 32))
     F = centres[rng.integers(0, 40, n_items)] + 0.5 * rng.standard_normal((n_items, 32))
-    X = random_interactions(rng, 500, n_items, 0.003)
-    params = dict(n_neighbors=16, neighbor_search="faiss", dtype=np.float32)
-    one = _l3ae(F, n_jobs=1, **params).fit(X)
-    with distributed.get_task_stream(client) as stream:
-        with joblib.parallel_backend("dask"):
-            cluster = _l3ae(F, n_jobs=-1, **params).fit(X)
-    assert sum("_faiss_task" in str(task["key"]) for task in stream.data) >= 2
-    np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
-    np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
+    return F, random_interactions(rng, 500, n_items, 0.003)
+
+
+@pytest.mark.skipif(
+    not _support.faiss_available(), reason="the faiss extra is not installed"
+)
+def test_semantic_search_on_the_cluster_is_the_one_process_search(client, monkeypatch):
+    """SemanticSearch.candidates on the cluster, all columns and a subset
+    (the built index kept for the second call), equals the search in this
+    process, and so does the recall of its calibrated probes."""
+    monkeypatch.setattr(neighbors, "_FAISS_RESULT_ENTRIES", 2 * 17 * 250)
+    F, _ = _faiss_catalogue()
+    factors = SemanticCorrelation(reg=2.0).fit(F).correlation_factors_
+    here = neighbors.SemanticSearch(factors, "faiss")
+    expected = here.candidates(16)
+    columns = np.arange(3999, 0, -7)
+    with joblib.parallel_backend("dask"):
+        remote = neighbors.SemanticSearch(factors, "faiss", n_jobs=-1)
+        found = remote.candidates(16)
+        subset = remote.candidates(16, columns)
+    assert remote._index is None  # nothing built in this process
+    np.testing.assert_array_equal(found, expected)
+    np.testing.assert_array_equal(subset, expected[columns])
+    assert remote.recall_ == here.recall_
 
 
 # ------------------------------------------------------------ scoring

@@ -112,8 +112,8 @@ class SemanticSearch:
         Precision of the exact scores.
     n_jobs : int or None, default=None
         Parallel jobs of the exact search, over blocks of columns
-        (:func:`~.parallel.run_tasks`); the faiss search uses faiss's own
-        threads.
+        (:func:`~.parallel.run_tasks`).  The faiss search uses faiss's own
+        threads, or on a Dask cluster the workers (:meth:`submit`).
     """
 
     def __init__(self, correlation, search="exact", dtype=np.float32, n_jobs=None):
@@ -126,6 +126,7 @@ class SemanticSearch:
         self._signs = None
         self._queries = None
         self._list_of = None
+        self._remote = None
         self.recall_ = None
 
     def candidates(self, k, columns=None):
@@ -140,32 +141,25 @@ class SemanticSearch:
             np.arange(n_items) if columns is None else np.asarray(columns, np.int64)
         )
         if self.search == "faiss":
+            if parallel.dask_client() is not None and parallel.distributes(self.n_jobs):
+                return self.submit(k, columns).result()
             if self._index is None:
-                database, self._queries = _search_space(correlation)
-                self._index, lists = _faiss_index(database)
-                # Queries that are the database's own rows are searched in
-                # the order of their lists: consecutive queries then probe
-                # mostly the same lists, which stay in cache (measured: the
-                # search of 100 000 topic items 17 % faster, same results).
-                self._list_of = lists if database is self._queries else None
-                sample, exact = _exact_sample(database, self._queries, k)
-                self._signs = _query_signs(database, self._queries, sample, exact)
-                self.recall_ = _calibrate_probes(
-                    self._index, self._queries, sample, exact, self._signs
-                )
-                del database
+                (
+                    self._index,
+                    self._queries,
+                    self._list_of,
+                    self._signs,
+                    self.recall_,
+                ) = build_faiss_search(correlation, k)
             order = (
                 np.argsort(self._list_of[columns], kind="stable")
                 if self._list_of is not None
                 else np.arange(columns.size)
             )
-            if parallel.dask_client() is None or not parallel.distributes(self.n_jobs):
-                # In process, faiss's own threads search every query.
-                found = _faiss_search(
-                    self._index, self._queries, columns[order], k, self._signs
-                )
-            else:
-                found = self._faiss_on_cluster(columns[order], k)
+            # In process, faiss's own threads search every query.
+            found = _faiss_search(
+                self._index, self._queries, columns[order], k, self._signs
+            )
             out = np.empty_like(found)
             out[order] = found
             return out
@@ -188,38 +182,45 @@ class SemanticSearch:
             start += found.shape[0]
         return out
 
-    def _faiss_on_cluster(self, columns, k):
-        """The faiss queries split over the Dask workers, the serialized
-        index and the queries shipped to each worker once."""
-        import faiss
+    def submit(self, k, columns=None):
+        """Start :meth:`candidates`; its ``result()`` waits for them.
 
-        serialized = faiss.serialize_index(self._index)
-        step = max(1, min(65_536, _FAISS_RESULT_ENTRIES // (2 * (k + 1))))
-        tasks = [
-            (columns[start:stop], k)
-            for start, stop in parallel.batch_ranges(columns.size, step, self.n_jobs)
-        ]
-        shared = (serialized, self._queries, np.asarray(self._signs))
-        parts = list(parallel.run_tasks(_faiss_task, shared, tasks, self.n_jobs))
-        if not parts:
-            return np.full((0, k), -1, dtype=np.int32)
-        return np.concatenate(parts)
+        On a Dask cluster (``search="faiss"``, ``n_jobs`` distributing) the
+        index is built on a worker and the queries split over the workers
+        (:mod:`.faiss_cluster`) while the caller goes on: the sparse fit
+        streams ``XᵀX`` meanwhile, and the index is never in this process.
+        Elsewhere the candidates are computed now, before the caller goes on.
+        """
+        if not (
+            self.search == "faiss"
+            and parallel.dask_client() is not None
+            and parallel.distributes(self.n_jobs)
+        ):
+            return _Finished(self.candidates(k, columns))
+        from . import faiss_cluster
+
+        n_items = np.shape(self.correlation.diagonal)[0]
+        columns = (
+            np.arange(n_items) if columns is None else np.asarray(columns, np.int64)
+        )
+        if self._remote is None:
+            self._remote = faiss_cluster.RemoteSearch(
+                parallel.dask_client(), self.correlation, k, self.n_jobs
+            )
+        return self._remote.submit(columns, k, on_recall=self._set_recall)
+
+    def _set_recall(self, recall):
+        self.recall_ = recall
 
 
-# The index a worker process deserialized last, by the identity of the
-# serialized bytes it came from (held, so that the identity is not reused).
-_WORKER_INDEX = {}
+class _Finished:
+    """The result of a search that already ran."""
 
+    def __init__(self, value):
+        self._value = value
 
-def _faiss_task(serialized, right, signs, columns, k):
-    """:func:`_faiss_search` of some columns on a worker (a worker's task)."""
-    import faiss
-
-    cached = _WORKER_INDEX.get("index")
-    if cached is None or cached[0] is not serialized:
-        _WORKER_INDEX["index"] = (serialized, faiss.deserialize_index(serialized))
-    index = _WORKER_INDEX["index"][1]
-    return _faiss_search(index, right, columns, k, tuple(signs.tolist()))
+    def result(self):
+        return self._value
 
 
 def _exact_search(left, right, C, blocks, k, dtype):
@@ -243,6 +244,32 @@ def _exact_search(left, right, C, blocks, k, dtype):
     if not out:
         return np.full((0, k), -1, dtype=np.int32)
     return np.concatenate(out)
+
+
+def build_faiss_search(correlation, k):
+    """What the faiss search of ``C``'s columns needs before its queries.
+
+    The database and query vectors (:func:`_search_space`), the index of the
+    database and the inverted list of each row (:func:`_faiss_index`), the
+    query signs and the probes calibrated on a sample of exact top-``k``
+    (:func:`_query_signs`, :func:`_calibrate_probes`).
+
+    Returns
+    -------
+    index, queries, list_of, signs, recall
+        ``list_of`` (the list of each query's row) is None unless the
+        queries are the database's own rows, which are then searched in the
+        order of their lists: consecutive queries probe mostly the same
+        lists, which stay in cache (measured: the search of 100 000 topic
+        items 17 % faster, same results).
+    """
+    database, queries = _search_space(correlation)
+    index, lists = _faiss_index(database)
+    list_of = lists if database is queries else None
+    sample, exact = _exact_sample(database, queries, k)
+    signs = _query_signs(database, queries, sample, exact)
+    recall = _calibrate_probes(index, queries, sample, exact, signs)
+    return index, queries, list_of, signs, recall
 
 
 def _faiss_index(left, seed=0):
@@ -413,13 +440,18 @@ def _calibrate_probes(index, right, sample, exact, signs):
         index.nprobe = min(index.nlist, 2 * index.nprobe)
 
 
+def faiss_batch(k):
+    """Queries per faiss search call: each query's 2(k+1) results and their
+    sort take ~60 bytes a slot, :data:`_FAISS_RESULT_ENTRIES` slots a call."""
+    return max(1, min(65_536, _FAISS_RESULT_ENTRIES // (2 * (k + 1))))
+
+
 def _faiss_search(index, right, columns, k, signs=(1, -1)):
     """Approximate top-|C| of ``columns``: the queries ``R_j`` and, with
     ``signs=(1, -1)``, ``−R_j`` (so that large negative ``C[i, j]`` count as
     well), merged by ``|C|``."""
     out = np.full((columns.size, k), -1, dtype=np.int32)
-    # Each query's 2(k+1) results and their sort take ~60 bytes a slot.
-    step = max(1, min(65_536, _FAISS_RESULT_ENTRIES // (2 * (k + 1))))
+    step = faiss_batch(k)
     for start in range(0, columns.size, step):
         block = columns[start : start + step]
         queries = np.ascontiguousarray(right[block], dtype=np.float32)

@@ -94,11 +94,11 @@ def distributes(n_jobs):
 TASKS_PER_WORKER = 4
 
 
-def group_blocks(blocks, n_jobs):
+def group_blocks(blocks, n_jobs, per_worker=TASKS_PER_WORKER):
     """``blocks`` (index arrays) in consecutive groups of about equal total
-    length, :data:`TASKS_PER_WORKER` per worker that ``n_jobs`` means."""
+    length, ``per_worker`` groups per worker that ``n_jobs`` means."""
     groups = split_evenly(
-        [len(block) for block in blocks], TASKS_PER_WORKER * n_workers(n_jobs)
+        [len(block) for block in blocks], per_worker * n_workers(n_jobs)
     )
     return [[blocks[i] for i in group] for group in groups]
 
@@ -225,17 +225,18 @@ def _nbytes(value, seen):
     return 0
 
 
-def check_worker_memory(client, shared, what):
+def check_worker_memory(client, shared, what, extra_bytes=0):
     """Refuse to scatter ``shared`` beyond the smallest Dask worker's budget.
 
     Each worker receives a copy of the shared inputs; Dask pauses a worker
     at ``distributed.worker.memory.pause`` (80 %) of its ``memory_limit``,
-    and a worker holding more could never run its task.  Workers without a
-    limit are not checked.
+    and a worker holding more could never run its task.  ``extra_bytes``:
+    the arrays the task makes beside them.  Workers without a limit are not
+    checked.
     """
     import dask
 
-    needed = sum(shared_nbytes(value) for value in shared)
+    needed = sum(shared_nbytes(value) for value in shared) + int(extra_bytes)
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     limits = [info.get("memory_limit") or 0 for info in workers.values()]
     if not limits or min(limits) <= 0:
@@ -245,7 +246,9 @@ def check_worker_memory(client, shared, what):
     if needed > budget:
         raise MemoryLimitError(
             f"Shipping the shared inputs of {what} to each Dask worker needs "
-            f"{format_bytes(needed)}, but the smallest worker's memory_limit is "
+            f"{format_bytes(needed)}"
+            + (" with the task's own arrays" if extra_bytes else "")
+            + f", but the smallest worker's memory_limit is "
             f"{format_bytes(min(limits))} and Dask pauses a worker at "
             f"{fraction:.0%} of it ({format_bytes(budget)}). Start the workers "
             "with more memory (LocalCluster(memory_limit=...), dask worker "

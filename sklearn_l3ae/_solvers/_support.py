@@ -29,6 +29,11 @@ _STREAM_BYTES_PER_ENTRY = 96
 # grown one: 1.42 k³); and the faiss search, ~n^1.5.  For advice only.
 _COLUMN_SECONDS = (2e-4, 2.5e-8, 4.3e-11)
 _SEARCH_SECONDS_PER_N15 = 5e-10
+# Chunks of column blocks per worker.  Equal column counts are not equal
+# times on a shared machine: with 4 chunks of ~37 s per worker, two Dask
+# workers of a 100 000-item fit finished 10 s apart (one run in three);
+# with 16, a worker that is slower picks up fewer of the last chunks.
+_SOLVE_TASKS_PER_WORKER = 16
 _EXACT_SEARCH_SECONDS_PER_N2 = 1.2e-8
 
 
@@ -325,17 +330,20 @@ class SupportSolver:
         return "exact"
 
     def _semantic_candidates(self, correlation, n_items, k):
-        """The ``k`` strongest semantic neighbours of every column.
+        """Start the search of the ``k`` strongest semantic neighbours of
+        every column; its ``result()`` waits for them.
 
-        Searched before ``XᵀX`` is streamed, so that the search's index and
-        the sparse Gram matrix are never in memory together.  ``k`` of them
-        (not only the semantic share) let the columns without enough
-        co-occurrences fill their support with semantic neighbours.
+        In this process they are searched now, before ``XᵀX`` is streamed, so
+        that the search's index and the sparse Gram matrix are never in
+        memory together; on a Dask cluster the workers search while ``XᵀX``
+        is streamed (:meth:`~.._core.neighbors.SemanticSearch.submit`).
+        ``k`` of them (not only the semantic share) let the columns without
+        enough co-occurrences fill their support with semantic neighbours.
         """
         search = neighbors.SemanticSearch(
             correlation, self._search(n_items), dtype=np.float32, n_jobs=self.n_jobs
         )
-        return search.candidates(k)
+        return search.submit(k)
 
     def solve(self, problem):
         """Sparse ``B`` (CSR) of ``problem`` with supports of ``n_neighbors``."""
@@ -360,14 +368,17 @@ class SupportSolver:
         k = max(0, min(self.n_neighbors, n_items - 1))
         complete = k >= n_items - 1
         correlation = problem.correlation if problem.reg_E else None
-        semantic = None
+        pending = semantic = None
         if correlation is not None and not complete:
-            semantic = self._semantic_candidates(correlation, n_items, k)
+            pending = self._semantic_candidates(correlation, n_items, k)
         bounds, hubs = gram_layout(X, dtype)
         with np.errstate(over="ignore", invalid="ignore"):
             gram, cooccurrence = sparse_gram.stream_gram(
                 X, k, hubs, dtype, bounds=bounds
             )
+        if pending is not None:
+            semantic = pending.result()
+            del pending
         grow = support_fit.grown_places(k, complete)
         if complete:
             # Complete supports: every other item, the dense problem exactly.
@@ -441,11 +452,13 @@ def _run_blocks(gram, supports, blocks, parameters, n_jobs):
 
     ``G``, the supports and ``C`` are shipped to each worker once
     (:func:`~.._core.parallel.run_tasks`); a task holds its blocks' column
-    indices.  A few chunks of blocks per worker balance the load.
+    indices.  :data:`_SOLVE_TASKS_PER_WORKER` chunks of blocks per worker
+    balance the load.
     """
     parameters = dict(parameters)
     correlation = parameters.pop("correlation")
-    chunks = [(group, parameters) for group in parallel.group_blocks(blocks, n_jobs)]
+    groups = parallel.group_blocks(blocks, n_jobs, per_worker=_SOLVE_TASKS_PER_WORKER)
+    chunks = [(group, parameters) for group in groups]
     for results in parallel.run_tasks(
         _solve_chunk, (gram, supports, correlation), chunks, n_jobs
     ):
