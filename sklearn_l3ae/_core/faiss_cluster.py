@@ -62,8 +62,8 @@ class RemoteSearch:
             extra_bytes=3 * n_items * dim * 4,
         )
         # hash=False: a key of its own (see parallel._parallel).
+        # Not kept here: Dask holds the factors until the build has run.
         [factors] = client.scatter([correlation], hash=False)
-        self._factors = factors
         self._built = client.submit(_build_task, factors, k, pure=False)
 
     def submit(self, columns, k, on_recall=None):
