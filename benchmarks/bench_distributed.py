@@ -699,7 +699,7 @@ def report(results):
             f"Speed-up with 2 workers: **{one['seconds'] / two['seconds']:.2f}×** "
             "overall, "
             f"{blocks:.2f}× on the column blocks (`_solve_chunk`; with one "
-            "worker the faiss queries run in the client, with two on the "
+            "worker the faiss search runs in the client, with two on the "
             "workers). Same sparsity "
             "pattern as with 1 worker: "
             f"{'yes' if b['same_pattern'] else 'NO'}; largest weight difference "

@@ -7,6 +7,7 @@ on any ``Client(address)``.
 """
 
 import os
+import time
 import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -183,14 +184,51 @@ def test_sparse_fit_on_the_cluster_matches_one_process(client, monkeypatch):
     np.testing.assert_allclose(cluster.coef_.data, one.coef_.data, rtol=1e-10)
 
 
+def _set_result_entries(value):
+    previous = neighbors._FAISS_RESULT_ENTRIES
+    neighbors._FAISS_RESULT_ENTRIES = value
+    return previous
+
+
+@pytest.fixture
+def small_faiss_batches(client, monkeypatch):
+    """faiss searches of 250 queries a call, here and on the workers (their
+    own processes), so that a task's range spans several of the serial
+    loop's batches and must start on one of their boundaries."""
+    monkeypatch.setattr(neighbors, "_FAISS_RESULT_ENTRIES", 2 * 17 * 250)
+    previous = client.run(_set_result_entries, 2 * 17 * 250)
+    yield
+    for address, value in previous.items():
+        client.run(_set_result_entries, value, workers=[address])
+
+
+def _worker_holds_a_search(dask_worker):
+    """Whether a worker still holds a built faiss search or its index."""
+    return bool(faiss_cluster._WORKER_INDEX) or any(
+        "_build_task" in str(key) for key in dask_worker.data
+    )
+
+
+def _nothing_held(client):
+    """True once no worker holds a built search (releases travel
+    asynchronously: polled for up to 30 s)."""
+    for _ in range(300):
+        if not any(client.run(_worker_holds_a_search).values()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @pytest.mark.skipif(
     not _support.faiss_available(), reason="the faiss extra is not installed"
 )
-def test_faiss_search_on_the_cluster_matches_one_process(client, monkeypatch):
+def test_faiss_search_on_the_cluster_matches_one_process(
+    client, monkeypatch, small_faiss_batches
+):
     """The index is built on a worker, the queries split over the workers,
-    while the client streams XᵀX: the same candidates as faiss's own threads
-    in this process, and no index ever built in the client."""
-    monkeypatch.setattr(neighbors, "_FAISS_RESULT_ENTRIES", 2 * 17 * 250)
+    submitted before the client streams XᵀX: the same candidates as faiss's
+    own threads in this process, no index ever built in the client, and
+    none left on the workers after the fit."""
     F, X = _faiss_catalogue()
     params = dict(n_neighbors=16, neighbor_search="faiss", dtype=np.float32)
     one = _l3ae(F, n_jobs=1, **params).fit(X)
@@ -199,8 +237,13 @@ def test_faiss_search_on_the_cluster_matches_one_process(client, monkeypatch):
         raise AssertionError("the faiss index was built in the client")
 
     calls = []
+    start = faiss_cluster.RemoteSearch.__init__
     stream_gram = sparse_gram.stream_gram
     result = faiss_cluster.PendingSearch.result
+
+    def submitting(self, *args, **kwargs):
+        calls.append("submit")
+        return start(self, *args, **kwargs)
 
     def streaming(*args, **kwargs):
         calls.append("stream")
@@ -211,6 +254,7 @@ def test_faiss_search_on_the_cluster_matches_one_process(client, monkeypatch):
         return result(self)
 
     monkeypatch.setattr(neighbors, "_faiss_index", not_here)
+    monkeypatch.setattr(faiss_cluster.RemoteSearch, "__init__", submitting)
     monkeypatch.setattr(sparse_gram, "stream_gram", streaming)
     monkeypatch.setattr(faiss_cluster.PendingSearch, "result", waiting)
     with distributed.get_task_stream(client) as stream:
@@ -219,10 +263,29 @@ def test_faiss_search_on_the_cluster_matches_one_process(client, monkeypatch):
     keys = [str(task["key"]) for task in stream.data]
     assert sum("_build_task" in key for key in keys) == 1
     assert sum("_search_task" in key for key in keys) >= 2
-    # The client streamed XᵀX before it waited for the search.
-    assert calls == ["stream", "wait"]
+    # Submitted, then XᵀX streamed, then the candidates waited for.
+    assert calls == ["submit", "stream", "wait"]
     np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
     np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
+    assert _nothing_held(client)
+
+
+@pytest.mark.skipif(
+    not _support.faiss_available(), reason="the faiss extra is not installed"
+)
+def test_a_failed_fit_cancels_the_search_on_the_cluster(client, monkeypatch):
+    """The fit fails between submitting the search and waiting for it: the
+    error is the fit's own, and the workers drop the search."""
+    F, X = _faiss_catalogue()
+
+    def failing(*args, **kwargs):
+        raise MemoryError("no room for XᵀX")
+
+    monkeypatch.setattr(sparse_gram, "stream_gram", failing)
+    model = _l3ae(F, n_jobs=-1, n_neighbors=16, neighbor_search="faiss")
+    with joblib.parallel_backend("dask"), pytest.raises(MemoryError, match="XᵀX"):
+        model.fit(X)
+    assert _nothing_held(client)
 
 
 def _faiss_catalogue():
@@ -236,23 +299,30 @@ def _faiss_catalogue():
 @pytest.mark.skipif(
     not _support.faiss_available(), reason="the faiss extra is not installed"
 )
-def test_semantic_search_on_the_cluster_is_the_one_process_search(client, monkeypatch):
-    """SemanticSearch.candidates on the cluster, all columns and a subset
-    (the built index kept for the second call), equals the search in this
-    process, and so does the recall of its calibrated probes."""
-    monkeypatch.setattr(neighbors, "_FAISS_RESULT_ENTRIES", 2 * 17 * 250)
+def test_semantic_search_on_the_cluster_is_the_one_process_search(
+    client, monkeypatch, small_faiss_batches
+):
+    """SemanticSearch.candidates on the cluster, all columns, a subset and
+    none (the built index kept for the later calls), equals the search in
+    this process, and so does the recall of its calibrated probes."""
     F, _ = _faiss_catalogue()
     factors = SemanticCorrelation(reg=2.0).fit(F).correlation_factors_
     here = neighbors.SemanticSearch(factors, "faiss")
     expected = here.candidates(16)
     columns = np.arange(3999, 0, -7)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the faiss index was built in the client")
+
+    monkeypatch.setattr(neighbors, "_faiss_index", not_here)
     with joblib.parallel_backend("dask"):
         remote = neighbors.SemanticSearch(factors, "faiss", n_jobs=-1)
         found = remote.candidates(16)
         subset = remote.candidates(16, columns)
-    assert remote._index is None  # nothing built in this process
+        empty = remote.candidates(16, columns[:0])
     np.testing.assert_array_equal(found, expected)
     np.testing.assert_array_equal(subset, expected[columns])
+    assert empty.shape == (0, 16)
     assert remote.recall_ == here.recall_
 
 

@@ -17,11 +17,14 @@ memory.  Each query is searched in the batches of the serial search, so
 the candidates equal the one-process search's.
 """
 
+import threading
+import weakref
 from collections import namedtuple
 
 import numpy as np
 
 from . import neighbors, parallel
+from .optional import import_optional
 
 __all__ = ["RemoteSearch"]
 
@@ -98,15 +101,21 @@ class PendingSearch:
             out[positions] = found
         if self._on_recall is not None:
             self._on_recall(self._recall.result())
-        # Release the futures: the workers free the index and the factors.
-        self._futures = self._recall = self._on_recall = None
+        self.cancel()
         return out
+
+    def cancel(self):
+        """Release the futures (cancelling what has not run): the workers
+        then free the built index (:func:`_forget_index`)."""
+        for future in [*(self._futures or ()), self._recall]:
+            if future is not None:
+                future.release()
+        self._futures = self._recall = self._on_recall = None
 
 
 def _build_task(correlation, k):
     """:func:`~.neighbors.build_faiss_search` on a worker, index serialized."""
-    import faiss
-
+    faiss = _import_faiss()
     index, queries, list_of, signs, recall = neighbors.build_faiss_search(
         correlation, k
     )
@@ -117,18 +126,39 @@ def _recall_task(built):
     return built.recall
 
 
-# The index a worker process deserialized last, by the identity of the
-# serialized bytes it came from (held, so that the identity is not reused).
+# The index a worker process deserialized last, with a weak reference to
+# the serialized bytes it came from: when Dask releases the built search on
+# the worker (the fit no longer holds its futures), the bytes are freed and
+# the callback drops the index too.  The lock: the threads of one worker
+# deserialize it once.
 _WORKER_INDEX = {}
+_WORKER_INDEX_LOCK = threading.Lock()
 
 
 def _worker_index(serialized):
-    import faiss
+    faiss = _import_faiss()
+    with _WORKER_INDEX_LOCK:
+        cached = _WORKER_INDEX.get("index")
+        if cached is not None and cached[0]() is serialized:
+            return cached[1]
+        index = faiss.deserialize_index(serialized)
+        _WORKER_INDEX["index"] = (weakref.ref(serialized, _forget_index), index)
+        return index
 
-    cached = _WORKER_INDEX.get("index")
-    if cached is None or cached[0] is not serialized:
-        _WORKER_INDEX["index"] = (serialized, faiss.deserialize_index(serialized))
-    return _WORKER_INDEX["index"][1]
+
+def _forget_index(reference):
+    with _WORKER_INDEX_LOCK:
+        cached = _WORKER_INDEX.get("index")
+        if cached is not None and cached[0] is reference:
+            del _WORKER_INDEX["index"]
+
+
+def _import_faiss():
+    return import_optional(
+        "faiss",
+        "neighbor_search='faiss' needs the faiss-cpu package on every Dask "
+        'worker (pip install "sklearn-l3ae[faiss]" there).',
+    )
 
 
 def _search_task(built, columns, k, start, stop):

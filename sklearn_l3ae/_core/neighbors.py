@@ -222,6 +222,9 @@ class _Finished:
     def result(self):
         return self._value
 
+    def cancel(self):
+        self._value = None
+
 
 def _exact_search(left, right, C, blocks, k, dtype):
     """Exact candidates of the columns of ``blocks`` (a worker's task).

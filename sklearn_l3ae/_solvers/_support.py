@@ -371,13 +371,19 @@ class SupportSolver:
         pending = semantic = None
         if correlation is not None and not complete:
             pending = self._semantic_candidates(correlation, n_items, k)
-        bounds, hubs = gram_layout(X, dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            gram, cooccurrence = sparse_gram.stream_gram(
-                X, k, hubs, dtype, bounds=bounds
-            )
-        if pending is not None:
-            semantic = pending.result()
+        try:
+            bounds, hubs = gram_layout(X, dtype)
+            with np.errstate(over="ignore", invalid="ignore"):
+                gram, cooccurrence = sparse_gram.stream_gram(
+                    X, k, hubs, dtype, bounds=bounds
+                )
+            if pending is not None:
+                semantic = pending.result()
+        finally:
+            # A search still running on a cluster is cancelled, not left
+            # holding the workers' memory.
+            if pending is not None:
+                pending.cancel()
             del pending
         grow = support_fit.grown_places(k, complete)
         if complete:
