@@ -115,6 +115,36 @@ def test_shared_inputs_reach_each_worker_once(client):
     assert all(len(identities) == 1 for identities in copies.values()), copies
 
 
+def test_inputs_scattered_early_are_not_shipped_again(client, monkeypatch):
+    """``scatter_shared`` sends the inputs of a later loop at once; the loop
+    hands the tasks those futures (no second scatter) and gives the results
+    of the serial loop."""
+    shared = (np.arange(200_000, dtype=np.int64), np.ones(10))
+    tasks = [(i,) for i in range(8)]
+    serial = list(parallel.run_tasks(_identity_of_shared, (shared, 5), tasks, 1))
+    with joblib.parallel_backend("dask"):
+        [early, small] = parallel.scatter_shared((shared, 5), -1, "a test")
+        assert isinstance(early, parallel.Scattered) and small == 5
+        assert early.nbytes == parallel.shared_nbytes(shared) == 1_600_080
+        assert early.future.key in client.who_has([early.future])
+        scatters = []
+        original = client.scatter
+        monkeypatch.setattr(
+            client, "scatter", lambda *a, **k: scatters.append(a) or original(*a, **k)
+        )
+        results = list(
+            parallel.run_tasks(_identity_of_shared, (early, small), tasks, n_jobs=-1)
+        )
+    assert scatters == []
+    assert [r[2] for r in results] == [r[2] for r in serial]
+    assert os.getpid() not in {pid for pid, _, _ in results}
+    # Outside a Dask backend nothing is scattered, and a Scattered value
+    # reaches a serial loop as the value itself.
+    assert parallel.scatter_shared((shared, 5), -1, "a test")[0] is shared
+    [alone] = list(parallel.run_tasks(_identity_of_shared, (early, 1), [(0,)], 2))
+    assert alone[2] == int(shared[0].sum()) + 1 and alone[0] == os.getpid()
+
+
 def test_what_runs_on_the_cluster(client):
     """Under the Dask backend everything but ``n_jobs=1`` goes to the
     cluster; inside a Dask task nothing is submitted again (nested)."""
@@ -253,18 +283,27 @@ def test_faiss_search_on_the_cluster_matches_one_process(
         calls.append("wait")
         return result(self)
 
+    scatter_shared = parallel.scatter_shared
+
+    def scattering(values, n_jobs, what):
+        shared = scatter_shared(values, n_jobs, what)
+        calls.append(["scatter", *(type(v).__name__ for v in shared)])
+        return shared
+
     monkeypatch.setattr(neighbors, "_faiss_index", not_here)
     monkeypatch.setattr(faiss_cluster.RemoteSearch, "__init__", submitting)
     monkeypatch.setattr(sparse_gram, "stream_gram", streaming)
     monkeypatch.setattr(faiss_cluster.PendingSearch, "result", waiting)
+    monkeypatch.setattr(parallel, "scatter_shared", scattering)
     with distributed.get_task_stream(client) as stream:
         with joblib.parallel_backend("dask"):
             cluster = _l3ae(F, n_jobs=-1, **params).fit(X)
     keys = [str(task["key"]) for task in stream.data]
     assert sum("_build_task" in key for key in keys) == 1
     assert sum("_search_task" in key for key in keys) >= 2
-    # Submitted, then XᵀX streamed, then the candidates waited for.
-    assert calls == ["submit", "stream", "wait"]
+    # Submitted, then XᵀX streamed, G and C sent to the workers, then the
+    # candidates waited for.
+    assert calls == ["submit", "stream", ["scatter", "Scattered", "Scattered"], "wait"]
     np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
     np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
     assert _nothing_held(client)

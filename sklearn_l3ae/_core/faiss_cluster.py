@@ -31,6 +31,11 @@ __all__ = ["RemoteSearch"]
 # What the build task returns: the serialized index (uint8 array), the
 # query vectors, the inverted list of each query's row (or None), the query
 # signs and the recall of the calibrated probes.
+# Query tasks per worker (at most one per batch of faiss_batch queries):
+# query ranges in list order take unequal times; with 4 per worker, two
+# workers of a 100 000-item search finished 2.1 s apart.
+_QUERY_TASKS_PER_WORKER = 8
+
 BuiltSearch = namedtuple(
     "BuiltSearch", ["serialized", "queries", "list_of", "signs", "recall"]
 )
@@ -78,7 +83,9 @@ class RemoteSearch:
             self.client.submit(
                 _search_task, self._built, shipped, k, start, stop, pure=False
             )
-            for start, stop in parallel.batch_ranges(columns.size, step, self.n_jobs)
+            for start, stop in parallel.batch_ranges(
+                columns.size, step, self.n_jobs, per_worker=_QUERY_TASKS_PER_WORKER
+            )
         ]
         recall = self.client.submit(_recall_task, self._built, pure=False)
         return PendingSearch(futures, recall, columns.size, k, on_recall)

@@ -377,6 +377,11 @@ class SupportSolver:
                 gram, cooccurrence = sparse_gram.stream_gram(
                     X, k, hubs, dtype, bounds=bounds
                 )
+            # G and C travel to the workers (on Dask) while the client waits
+            # for the search; the column blocks need them next.
+            shared_gram, shared_correlation = parallel.scatter_shared(
+                (gram, correlation), self.n_jobs, "_solve_chunk"
+            )
             if pending is not None:
                 semantic = pending.result()
         finally:
@@ -402,20 +407,21 @@ class SupportSolver:
             max_columns=support_fit.max_block_columns(k, dtype.itemsize),
         )
         arrays = support_fit.empty_weights(supports, dtype, grow)
-        parameters = _parameters(problem, correlation, grow)
+        parameters = _parameters(problem, shared_correlation, grow)
         final = np.full((n_items, k), -1, np.int32) if keep_supports and grow else None
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for columns, rows, weights in _run_blocks(
-                    gram, supports, blocks, parameters, self.n_jobs
+                    shared_gram, supports, blocks, parameters, self.n_jobs
                 ):
                     support_fit.write_weights(arrays, columns, rows, weights)
                     if final is not None:
                         final[columns] = rows[:, 1:]
         except NotPositiveDefiniteError as error:
             raise ValueError(_explain(problem, error)) from error
-        # Free G (and the supports unless kept) before B is converted.
-        del gram, blocks
+        # Free G (and the supports unless kept) before B is converted; on
+        # Dask, the workers free their copies of G and C.
+        del gram, shared_gram, shared_correlation, parameters, blocks
         if final is not None:
             supports = final
         if not keep_supports:
@@ -458,12 +464,15 @@ def _run_blocks(gram, supports, blocks, parameters, n_jobs):
 
     ``G``, the supports and ``C`` are shipped to each worker once
     (:func:`~.._core.parallel.run_tasks`); a task holds its blocks' column
-    indices.  :data:`_SOLVE_TASKS_PER_WORKER` chunks of blocks per worker
-    balance the load.
+    indices (``gram`` and the correlation may already be on the workers:
+    :func:`~.._core.parallel.scatter_shared`).  :data:`_SOLVE_TASKS_PER_WORKER`
+    chunks of blocks per worker, the last ones cut smaller, balance the load.
     """
     parameters = dict(parameters)
     correlation = parameters.pop("correlation")
-    groups = parallel.group_blocks(blocks, n_jobs, per_worker=_SOLVE_TASKS_PER_WORKER)
+    groups = parallel.group_blocks(
+        blocks, n_jobs, per_worker=_SOLVE_TASKS_PER_WORKER, taper=True
+    )
     chunks = [(group, parameters) for group in groups]
     for results in parallel.run_tasks(
         _solve_chunk, (gram, supports, correlation), chunks, n_jobs
