@@ -391,6 +391,17 @@ def test_dense_coef_keeps_the_fit_dtype():
     assert semantic.coef_.dtype == np.float32
 
 
+def test_dir_lists_coef_without_forming_it():
+    """Tab completion must not form the dense C (n_items² entries)."""
+    semantic = SemanticCorrelation(reg=1.0)
+    assert "coef_" not in dir(semantic)
+    semantic.fit(np.random.default_rng(0).standard_normal((8, 3)))
+    names = dir(semantic)
+    assert "coef_" in names and "fit" in names and "correlation_factors_" in names
+    assert semantic._dense_coef is None  # still structured
+    assert semantic.coef_.shape == (8, 8)
+
+
 @pytest.mark.parametrize(
     "model",
     [

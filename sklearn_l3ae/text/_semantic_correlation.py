@@ -1,6 +1,7 @@
 """Phase 1 of L3AE: the semantic item-item correlation of item embeddings."""
 
 import contextlib
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -163,6 +164,24 @@ class SemanticCorrelation(BaseEstimator):
                 )
             self._dense_coef = dense_correlation(factors, self._fit_dtype)
         return self._dense_coef
+
+    def __dir__(self):
+        # BaseEstimator.__dir__'s filter (the names for which hasattr holds,
+        # hiding available_if methods), except that hasattr(self, "coef_")
+        # would form the dense C (n_items² entries: a MemoryError at 10⁵
+        # items) on a tab completion: coef_ is listed when fitted, unread.
+        fitted = (
+            getattr(self, "_dense_coef", None) is not None
+            or getattr(self, "correlation_factors_", None) is not None
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            names = [
+                name
+                for name in object.__dir__(self)
+                if name != "coef_" and hasattr(self, name)
+            ]
+        return names + ["coef_"] if fitted else names
 
     # Persistence hooks (sklearn_l3ae.save / load): C is stored as its
     # factors when it has them, else dense; its precision with it.
