@@ -182,6 +182,15 @@ def test_inputs_too_large_for_the_workers_are_refused_up_front():
             search = neighbors.SemanticSearch(factors, "faiss", n_jobs=-1)
             with pytest.raises(MemoryLimitError, match="with the task's own arrays"):
                 search.submit(16)
+            # Inputs sent ahead count what the workers hold meanwhile.
+            with pytest.raises(MemoryLimitError, match="with the search running"):
+                parallel.scatter_shared(
+                    (np.zeros(10),),
+                    -1,
+                    "_solve_chunk",
+                    extra_bytes=factors.left.nbytes * 4,
+                    extra="search running",
+                )
             # Small inputs go through on the same cluster.
             assert list(
                 parallel.run_tasks(_double, (np.zeros(10),), [(1,), (2,)], n_jobs=2)
@@ -266,7 +275,7 @@ def test_faiss_search_on_the_cluster_matches_one_process(
     def not_here(*args, **kwargs):
         raise AssertionError("the faiss index was built in the client")
 
-    calls = []
+    calls, extras = [], []
     start = faiss_cluster.RemoteSearch.__init__
     stream_gram = sparse_gram.stream_gram
     result = faiss_cluster.PendingSearch.result
@@ -285,9 +294,10 @@ def test_faiss_search_on_the_cluster_matches_one_process(
 
     scatter_shared = parallel.scatter_shared
 
-    def scattering(values, n_jobs, what):
-        shared = scatter_shared(values, n_jobs, what)
+    def scattering(values, n_jobs, what, **extra):
+        shared = scatter_shared(values, n_jobs, what, **extra)
         calls.append(["scatter", *(type(v).__name__ for v in shared)])
+        extras.append(extra["extra_bytes"])
         return shared
 
     monkeypatch.setattr(neighbors, "_faiss_index", not_here)
@@ -304,6 +314,11 @@ def test_faiss_search_on_the_cluster_matches_one_process(
     # Submitted, then XᵀX streamed, G and C sent to the workers, then the
     # candidates waited for.
     assert calls == ["submit", "stream", ["scatter", "Scattered", "Scattered"], "wait"]
+    # Their memory check counts what the workers hold for the search: C's
+    # factors and three n x d float32 arrays (search space, index, bytes).
+    factors = cluster.semantic_.correlation_factors_
+    n_items, dim = factors.left.shape
+    assert extras == [parallel.shared_nbytes(factors) + 3 * n_items * dim * 4]
     np.testing.assert_array_equal(cluster.coef_.indptr, one.coef_.indptr)
     np.testing.assert_array_equal(cluster.coef_.indices, one.coef_.indices)
     assert _nothing_held(client)

@@ -63,12 +63,13 @@ class RemoteSearch:
         # (a copy of W) and its serialization: three n x d float32 arrays
         # beside the factors; every searching worker holds the last two and
         # its deserialized index.
+        extra = 3 * n_items * dim * 4
         parallel.check_worker_memory(
-            client,
-            (correlation,),
-            "the faiss index build",
-            extra_bytes=3 * n_items * dim * 4,
+            client, (correlation,), "the faiss index build", extra_bytes=extra
         )
+        #: What a worker may hold for the search until it ends: what a
+        #: loop's inputs scattered meanwhile come on top of.
+        self.worker_bytes = parallel.shared_nbytes(correlation) + extra
         # hash=False: a key of its own (see parallel._parallel).
         # Not kept here: Dask holds the factors until the build has run.
         [factors] = client.scatter([correlation], hash=False)
@@ -88,11 +89,18 @@ class RemoteSearch:
             )
         ]
         recall = self.client.submit(_recall_task, self._built, pure=False)
-        return PendingSearch(futures, recall, columns.size, k, on_recall)
+        pending = PendingSearch(futures, recall, columns.size, k, on_recall)
+        pending.worker_bytes = self.worker_bytes
+        return pending
 
 
 class PendingSearch:
-    """The submitted search of some columns: :meth:`result` waits for it."""
+    """The submitted search of some columns: :meth:`result` waits for it.
+
+    ``worker_bytes``: what a worker may hold for it until it ends.
+    """
+
+    worker_bytes = 0
 
     def __init__(self, futures, recall, n_columns, k, on_recall):
         self._futures = futures

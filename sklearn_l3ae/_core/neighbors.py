@@ -214,7 +214,9 @@ class SemanticSearch:
 
 
 class _Finished:
-    """The result of a search that already ran."""
+    """The result of a search that already ran (no worker holds anything)."""
+
+    worker_bytes = 0
 
     def __init__(self, value):
         self._value = value

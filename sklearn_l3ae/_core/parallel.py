@@ -230,7 +230,7 @@ class Scattered:
         self.nbytes = shared_nbytes(value)
 
 
-def scatter_shared(values, n_jobs, what):
+def scatter_shared(values, n_jobs, what, extra_bytes=0, extra="work"):
     """Ship shared inputs of a later :func:`run_tasks` to every worker now.
 
     While the client would otherwise wait (the sparse fit waits for the
@@ -238,13 +238,15 @@ def scatter_shared(values, n_jobs, what):
     travel: with an active Dask client and ``n_jobs`` meaning more than one
     worker, each value worth scattering becomes a :class:`Scattered`, which
     :func:`run_tasks` passes on as it is; otherwise ``values`` is returned
-    unchanged.  The memory check counts these values again when the loop
-    runs, with the rest of its inputs.
+    unchanged.  ``extra_bytes``: what each worker may hold meanwhile (the
+    search being waited for), which ``extra`` names in the error.  The
+    memory check counts these values again when the loop runs, with the
+    rest of its inputs.
     """
     client = dask_client() if distributes(n_jobs) else None
     if client is None:
         return tuple(values)
-    check_worker_memory(client, values, what)
+    check_worker_memory(client, values, what, extra_bytes, extra)
     return tuple(
         Scattered(value, _broadcast(client, value))
         if _worth_scattering(value)
@@ -317,14 +319,15 @@ def _nbytes(value, seen):
     return 0
 
 
-def check_worker_memory(client, shared, what, extra_bytes=0):
+def check_worker_memory(client, shared, what, extra_bytes=0, extra="task's own arrays"):
     """Refuse to scatter ``shared`` beyond the smallest Dask worker's budget.
 
     Each worker receives a copy of the shared inputs; Dask pauses a worker
     at ``distributed.worker.memory.pause`` (80 %) of its ``memory_limit``,
     and a worker holding more could never run its task.  ``extra_bytes``:
-    the arrays the task makes beside them.  Workers without a limit are not
-    checked.
+    the arrays the task makes beside them (or that the worker holds
+    meanwhile), which the error calls "the ``extra``".  Workers without a
+    limit are not checked.
     """
     import dask
 
@@ -339,7 +342,7 @@ def check_worker_memory(client, shared, what, extra_bytes=0):
         raise MemoryLimitError(
             f"Shipping the shared inputs of {what} to each Dask worker needs "
             f"{format_bytes(needed)}"
-            + (" with the task's own arrays" if extra_bytes else "")
+            + (f" with the {extra}" if extra_bytes else "")
             + f", but the smallest worker's memory_limit is "
             f"{format_bytes(min(limits))} and Dask pauses a worker at "
             f"{fraction:.0%} of it ({format_bytes(budget)}). Start the workers "

@@ -377,10 +377,13 @@ class SupportSolver:
                 gram, cooccurrence = sparse_gram.stream_gram(
                     X, k, hubs, dtype, bounds=bounds
                 )
-            # G and C travel to the workers (on Dask) while the client waits
-            # for the search; the column blocks need them next.
+            # On Dask, the blocks' G and C travel while the workers search.
             shared_gram, shared_correlation = parallel.scatter_shared(
-                (gram, correlation), self.n_jobs, "_solve_chunk"
+                (gram, correlation),
+                self.n_jobs,
+                "_solve_chunk",
+                extra_bytes=0 if pending is None else pending.worker_bytes,
+                extra="faiss search still running on the workers",
             )
             if pending is not None:
                 semantic = pending.result()
