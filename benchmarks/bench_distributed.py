@@ -435,7 +435,8 @@ def part_sparse_fit(n_items, n_neighbors, repeats=REPEATS):
 
     rows, weights = [], []
     # 1 and 2 workers alternate (the machine's speed drifts over minutes;
-    # the report takes each configuration's fastest run); the last
+    # the report gives the median of the pairs' speed-ups and each
+    # configuration's fastest run); the last
     # configuration: 2 workers with Dask's default environment.
     for n_workers, tuned in [(1, True), (2, True)] * repeats + [(2, False)]:
         cluster, client = _cluster(n_workers, tuned)

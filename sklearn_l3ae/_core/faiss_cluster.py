@@ -67,9 +67,8 @@ class RemoteSearch:
         parallel.check_worker_memory(
             client, (correlation,), "the faiss index build", extra_bytes=extra
         )
-        #: What a worker may hold for the search until it ends: what a
-        #: loop's inputs scattered meanwhile come on top of.
-        self.worker_bytes = parallel.shared_nbytes(correlation) + extra
+        # What a worker may hold for the search until it ends.
+        self._worker_bytes = parallel.shared_nbytes(correlation) + extra
         # hash=False: a key of its own (see parallel._parallel).
         # Not kept here: Dask holds the factors until the build has run.
         [factors] = client.scatter([correlation], hash=False)
@@ -89,9 +88,9 @@ class RemoteSearch:
             )
         ]
         recall = self.client.submit(_recall_task, self._built, pure=False)
-        pending = PendingSearch(futures, recall, columns.size, k, on_recall)
-        pending.worker_bytes = self.worker_bytes
-        return pending
+        return PendingSearch(
+            futures, recall, columns.size, k, on_recall, self._worker_bytes
+        )
 
 
 class PendingSearch:
@@ -100,9 +99,8 @@ class PendingSearch:
     ``worker_bytes``: what a worker may hold for it until it ends.
     """
 
-    worker_bytes = 0
-
-    def __init__(self, futures, recall, n_columns, k, on_recall):
+    def __init__(self, futures, recall, n_columns, k, on_recall, worker_bytes):
+        self.worker_bytes = worker_bytes
         self._futures = futures
         self._recall = recall
         self._shape = (n_columns, k)

@@ -155,25 +155,29 @@ class SemanticCorrelation(BaseEstimator):
     @property
     def coef_(self):
         """The semantic correlation ``C`` (n_items, n_items), zero diagonal."""
-        if getattr(self, "_dense_coef", None) is None:
-            factors = getattr(self, "correlation_factors_", None)
-            if factors is None:
-                raise AttributeError(
-                    "This SemanticCorrelation instance is not fitted yet: call "
-                    "fit with item embeddings before reading coef_."
-                )
-            self._dense_coef = dense_correlation(factors, self._fit_dtype)
+        if not self._has_correlation():
+            raise AttributeError(
+                "This SemanticCorrelation instance is not fitted yet: call "
+                "fit with item embeddings before reading coef_."
+            )
+        if self._dense_coef is None:
+            self._dense_coef = dense_correlation(
+                self.correlation_factors_, self._fit_dtype
+            )
         return self._dense_coef
+
+    def _has_correlation(self):
+        """Whether a fit left ``C``, dense or as its factors."""
+        return (
+            getattr(self, "_dense_coef", None) is not None
+            or getattr(self, "correlation_factors_", None) is not None
+        )
 
     def __dir__(self):
         # BaseEstimator.__dir__'s filter (the names for which hasattr holds,
         # hiding available_if methods), except that hasattr(self, "coef_")
         # would form the dense C (n_items² entries: a MemoryError at 10⁵
         # items) on a tab completion: coef_ is listed when fitted, unread.
-        fitted = (
-            getattr(self, "_dense_coef", None) is not None
-            or getattr(self, "correlation_factors_", None) is not None
-        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
             names = [
@@ -181,7 +185,7 @@ class SemanticCorrelation(BaseEstimator):
                 for name in object.__dir__(self)
                 if name != "coef_" and hasattr(self, name)
             ]
-        return names + ["coef_"] if fitted else names
+        return names + ["coef_"] if self._has_correlation() else names
 
     # Persistence hooks (sklearn_l3ae.save / load): C is stored as its
     # factors when it has them, else dense; its precision with it.
